@@ -1,0 +1,149 @@
+"""The Python API behind the CLI: build, train, resume, load and evaluate runs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import genzoo
+from genzoo import config as config_lib
+from genzoo.data.base import Dataset
+from genzoo.errors import GenzooError
+from genzoo.evaluators.base import EvalResult
+from genzoo.model import Model
+from genzoo.registry import Registry
+from genzoo.runs import Run, atomic_write_json
+from genzoo.stack import ModelStack
+from genzoo.trainer import Trainer, TrainSettings, resolve_device
+
+
+def build_model(registry: Registry, name: str, dataset: Dataset, *, preset: str = "default",
+                overrides: dict[str, Any] | None = None, seeds: Sequence[int] = (0,)) -> Model:
+    """A model for ``dataset`` holding one replica per seed (stacked if not vectorized)."""
+    cls = registry.model(name)
+    return build_model_from_config(cls, cls.make_config(dataset.spec, preset, overrides),
+                                   dataset, seeds)
+
+
+def _plugin_versions(registry: Registry) -> dict[str, str]:
+    return {p.name: p.version for p in registry.plugins.values()}
+
+
+@dataclass
+class Session:
+    """A model, its data and (optionally) its run directory and trainer."""
+
+    model: Model
+    dataset: Dataset
+    run: Run | None
+    trainer: Trainer
+    config: dict[str, Any]
+
+
+def start(registry: Registry, model_name: str, dataset_name: str, *, out: Path | None,
+          preset: str = "default", overrides: dict[str, Any] | None = None,
+          seeds: Sequence[int] = (0,), settings: TrainSettings | None = None,
+          device: str = "auto", progress: bool = False,
+          data_options: dict[str, Any] | None = None) -> Session:
+    """Build everything for a new training run (nothing is trained yet)."""
+    settings = settings or TrainSettings()
+    settings.validate()
+    dev = resolve_device(device)
+    dataset = registry.dataset(dataset_name, **(data_options or {}))
+    model = build_model(registry, model_name, dataset, preset=preset, overrides=overrides,
+                        seeds=seeds)
+    config = {
+        "model": model_name, "dataset": dataset_name, "dataset_info": dataset.describe(),
+        "data_options": {k: str(v) for k, v in (data_options or {}).items()},
+        "preset": preset, "model_config": config_lib.to_dict(model.config),
+        "seeds": list(seeds), "train": asdict(settings), "device": device,
+        "genzoo_version": genzoo.__version__, "torch_version": torch.__version__,
+        "plugins": _plugin_versions(registry),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    run = Run.create(out, config) if out is not None else None
+    trainer = Trainer(model, dataset, settings, run=run, device=dev, progress=progress)
+    return Session(model, dataset, run, trainer, config)
+
+
+def open_run(registry: Registry, run_dir: Path, *, device: str = "auto",
+             progress: bool = False, steps: int | None = None,
+             load_weights: bool = True) -> Session:
+    """Rebuild a run's model and data from its config.json and load its latest checkpoint."""
+    run = Run.open(run_dir)
+    config = run.config
+    try:
+        model_name, dataset_name = config["model"], config["dataset"]
+        seeds = config["seeds"]
+        train = dict(config["train"])
+    except KeyError as exc:
+        raise GenzooError(f"{run.path}/config.json lacks {exc}; it was not written by "
+                          f"`genzoo train`") from None
+    if steps is not None:
+        train["steps"] = steps
+    settings = TrainSettings(**train)
+    dataset = registry.dataset(dataset_name, **config.get("data_options", {}))
+    cls = registry.model(model_name)
+    model_config = config_lib.from_dict(cls.Config, config.get("model_config", {}))
+    model = build_model_from_config(cls, model_config, dataset, seeds)
+    trainer = Trainer(model, dataset, settings, run=run, device=resolve_device(device),
+                      progress=progress)
+    if load_weights:
+        trainer.resume()
+    return Session(model, dataset, run, trainer, config)
+
+
+def build_model_from_config(cls: type[Model], model_config: Any, dataset: Dataset,
+                            seeds: Sequence[int]) -> Model:
+    """One replica per seed: a single instance if vectorized, else a ModelStack."""
+    seeds = list(seeds)
+    if cls.vectorized or len(seeds) == 1:
+        return cls(model_config, dataset.spec, seeds)
+    return ModelStack([cls(model_config, dataset.spec, [s]) for s in seeds])
+
+
+def evaluate(registry: Registry, session: Session, metrics: Sequence[str], *,
+             seed: int = 0, options: dict[str, Any] | None = None,
+             write: bool = True) -> dict[str, EvalResult]:
+    """Run the named evaluators on a session's model; write results.json into its run."""
+    evaluators = [registry.evaluator(name)(**(options or {})) for name in metrics]
+    for ev in evaluators:  # refuse early, before any slow evaluator runs
+        ev.check(session.model, session.dataset)
+    out_dir = session.run.path if session.run is not None else None
+    session.model.eval()
+    results: dict[str, EvalResult] = {}
+    with torch.no_grad():
+        for ev in evaluators:
+            results[ev.name] = ev.evaluate(session.model, session.dataset, seed=seed,
+                                           out_dir=out_dir)
+    if write and session.run is not None:
+        path = session.run.path / "results.json"
+        previous: dict[str, Any] = {}
+        if path.exists():
+            import json
+
+            try:
+                previous = json.loads(path.read_text())
+            except ValueError:
+                previous = {}
+        step = session.trainer.step
+        for name, res in results.items():
+            previous.setdefault("evaluators", {})[name] = {
+                "step": step, "metrics": summarize(res.metrics), "artifacts": res.artifacts}
+        atomic_write_json(path, previous)
+    return results
+
+
+def summarize(metrics: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
+    """Per-seed values -> {"mean", "std", "values"} (population std over seeds)."""
+    out = {}
+    for key, values in metrics.items():
+        t = torch.tensor(values, dtype=torch.float64)
+        out[key] = {"mean": float(t.mean()), "std": float(t.std(correction=0)),
+                    "values": [float(v) for v in values]}
+    return out

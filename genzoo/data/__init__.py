@@ -1,0 +1,6 @@
+"""Datasets: toy mixtures sampled on the fly, and (later) image datasets read from disk."""
+
+from genzoo.data.base import Dataset
+from genzoo.data.toy import GaussianMixture, grid25, ring8
+
+__all__ = ["Dataset", "GaussianMixture", "grid25", "ring8"]

@@ -1,0 +1,126 @@
+"""Replica-batched layers: R independent networks computed as one batched computation.
+
+Inputs are (R, B, features). ``Linear`` holds weights (R, in, out) and runs one ``baddbmm``;
+``BatchNorm`` keeps statistics per replica; ``Dropout`` draws its masks from each replica's
+own generator. Built from seeds' "init" generators, replica i is initialised exactly as a
+one-replica network built from seed i alone.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from genzoo.rng import ReplicaRNG
+
+
+class Linear(nn.Module):
+    def __init__(self, rng: ReplicaRNG, fan_in: int, fan_out: int, init_std: float | None = None):
+        super().__init__()
+        # None: PyTorch's default scale (uniform, 1/sqrt(fan_in)); else N(0, init_std), zero bias
+        if init_std is None:
+            bound = 1.0 / math.sqrt(fan_in)
+            w = (rng.rand(fan_in, fan_out) * 2 - 1) * bound
+        else:
+            w = rng.randn(fan_in, fan_out) * init_std
+        self.weight = nn.Parameter(w)
+        self.bias = nn.Parameter(torch.zeros(len(rng), 1, fan_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+    def flops(self, batch: int) -> int:
+        """Multiply-adds of one forward pass over ``batch`` rows per replica, times two."""
+        r, i, o = self.weight.shape
+        return 2 * r * batch * i * o
+
+
+class BatchNorm(nn.Module):
+    """BatchNorm1d over the batch axis of each replica separately."""
+
+    def __init__(self, replicas: int, features: int, momentum: float = 0.1, eps: float = 1e-5):
+        super().__init__()
+        self.momentum, self.eps = momentum, eps
+        self.weight = nn.Parameter(torch.ones(replicas, 1, features))
+        self.bias = nn.Parameter(torch.zeros(replicas, 1, features))
+        self.register_buffer("running_mean", torch.zeros(replicas, 1, features))
+        self.register_buffer("running_var", torch.ones(replicas, 1, features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            var, mean = torch.var_mean(x, dim=1, keepdim=True, correction=0)
+            with torch.no_grad():
+                n = x.shape[1]
+                self.running_mean.lerp_(mean, self.momentum)
+                self.running_var.lerp_(var * (n / max(n - 1, 1)), self.momentum)
+        else:
+            mean, var = self.running_mean, self.running_var
+        scale = self.weight * torch.rsqrt(var + self.eps)
+        return torch.addcmul(self.bias - mean * scale, x, scale)
+
+
+class Maxout(nn.Module):
+    """Max over ``pieces`` consecutive units: (R, B, units * pieces) -> (R, B, units)."""
+
+    def __init__(self, pieces: int):
+        super().__init__()
+        self.pieces = pieces
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        r, b, f = x.shape
+        return x.view(r, b, f // self.pieces, self.pieces).amax(-1)
+
+
+class Dropout(nn.Module):
+    """Inverted dropout whose masks come from each replica's own generator."""
+
+    def __init__(self, p: float, rng: ReplicaRNG):
+        super().__init__()
+        self.p = p
+        self.rng = rng
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = self.rng.rand(*x.shape[1:]).to(x.device) >= self.p
+        return x * keep / (1 - self.p)
+
+
+def mlp(rng: ReplicaRNG, sizes: list[int], *, batchnorm: bool, activation: str = "relu",
+        init_std: float | None = None, maxout_pieces: int = 1, dropout: tuple[float, ...] = (),
+        dropout_rng: ReplicaRNG | None = None, final_activation: bool = False) -> nn.Sequential:
+    """An MLP ``sizes[0] -> ... -> sizes[-1]``: hidden layers get [BN], activation, [dropout].
+
+    With ``maxout_pieces > 1`` each hidden layer is a maxout layer of ``sizes[i]`` units.
+    ``dropout[i]`` applies to the input of layer i (the paper puts 0.2 on the input, 0.5 later).
+    """
+    layers: list[nn.Module] = []
+    r = len(rng)
+    n_layers = len(sizes) - 1
+    for i in range(n_layers):
+        if i < len(dropout) and dropout[i] > 0:
+            assert dropout_rng is not None, "dropout needs a generator"
+            layers.append(Dropout(dropout[i], dropout_rng))
+        last = i == n_layers - 1
+        pieces = maxout_pieces if not last else 1
+        layers.append(Linear(rng, sizes[i], sizes[i + 1] * pieces, init_std))
+        if last and not final_activation:
+            break
+        if batchnorm and not last:
+            layers.append(BatchNorm(r, sizes[i + 1] * pieces))
+        if pieces > 1:
+            layers.append(Maxout(pieces))
+        elif activation == "relu":
+            layers.append(nn.ReLU())
+        elif activation == "leaky_relu":
+            layers.append(nn.LeakyReLU(0.2))
+        else:
+            raise ValueError(f"unknown activation {activation!r}")
+    return nn.Sequential(*layers)
+
+
+def count_flops(module: nn.Module, batch: int) -> int:
+    """Forward FLOPs of the ``Linear`` layers in ``module`` for ``batch`` rows per replica."""
+    return sum(m.flops(batch) for m in module.modules() if isinstance(m, Linear))

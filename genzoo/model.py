@@ -1,0 +1,157 @@
+"""The Model interface: a torch module with a config dataclass, capabilities and a train step.
+
+Shapes. Every tensor a model takes or returns has a leading *replica* axis R: a model built
+with ``seeds=[s0, ..., s{R-1}]`` holds R independent copies of its networks (one per seed).
+A model that sets ``vectorized = True`` computes all R copies as one batched computation
+(see ``genzoo.layers``); any other model is built with a single seed (R = 1) and the host
+stacks several instances when it needs several seeds (``genzoo.stack.ModelStack``).
+
+- ``sample(n, rng)``      -> x of shape (R, n, *data.x_shape)            capability "sample"
+- ``encode(x, rng)``      -> z of shape (R, n, z_dim) from x (R, n, ...) capability "encode"
+- ``decode(z)``           -> x of shape (R, n, *x_shape)                  (with "encode")
+- ``reconstruct(x, rng)`` -> decode(encode(x))                            capability "reconstruct"
+- ``classify(x)``         -> logits (R, n, classes)                       capability "classify"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from genzoo import config as config_lib
+from genzoo.errors import GenzooError, PluginError
+from genzoo.rng import ReplicaRNG
+
+CAPABILITIES = frozenset({"sample", "encode", "reconstruct", "classify"})
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model needs to know about its data to build its networks."""
+
+    name: str
+    x_shape: tuple[int, ...]  # one example's shape: (2,) for toy data, (C, H, W) for images
+    kind: str = "toy"  # "toy" (points in the plane) or "image" (values in [0, 1])
+    num_classes: int = 0  # 0 when unlabelled
+
+
+@dataclass
+class Batch:
+    """A training batch with the replica axis first: x is (R, B, *x_shape), y is (R, B)."""
+
+    x: torch.Tensor
+    y: torch.Tensor | None = None
+
+    def to(self, device: torch.device) -> Batch:
+        return Batch(self.x.to(device, non_blocking=True),
+                     None if self.y is None else self.y.to(device, non_blocking=True))
+
+
+Preset = Mapping[str, Any] | Callable[[DataSpec], Mapping[str, Any]]
+
+
+class Model(nn.Module):
+    """Base class of every genzoo model. Subclasses set the class attributes below."""
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type] = type(None)  # a dataclass; its defaults are the "default" preset
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    vectorized: ClassVar[bool] = False  # True when one instance trains many seeds at once
+    presets: ClassVar[dict[str, Preset]] = {}  # preset name -> overrides of Config defaults
+
+    def __init__(self, config: Any, data: DataSpec, seeds: Sequence[int] = (0,)):
+        super().__init__()
+        if not seeds:
+            raise GenzooError("a model needs at least one seed")
+        if len(seeds) > 1 and not self.vectorized:
+            raise GenzooError(f"model {self.name!r} is not vectorized; build one per seed")
+        self.config = config
+        self.data = data
+        self.seeds = [int(s) for s in seeds]
+        self.noise = ReplicaRNG(self.seeds, "noise")
+
+    # --- declaration -------------------------------------------------------------------------
+
+    @classmethod
+    def check_declaration(cls) -> None:
+        """Raise PluginError if the class attributes are not a usable declaration."""
+        if not cls.name or not isinstance(cls.name, str):
+            raise PluginError(f"{cls.__qualname__} must set a non-empty string `name`")
+        if not dataclasses.is_dataclass(cls.Config):
+            raise PluginError(f"model {cls.name!r}: `Config` must be a dataclass")
+        unknown = set(cls.capabilities) - CAPABILITIES
+        if unknown:
+            raise PluginError(f"model {cls.name!r} declares unknown capabilities "
+                              f"{sorted(unknown)}; known: {sorted(CAPABILITIES)}")
+        needed = {"sample": "sample", "encode": "encode", "classify": "classify"}
+        for cap, method in needed.items():
+            if cap in cls.capabilities and getattr(cls, method) is getattr(Model, method):
+                raise PluginError(f"model {cls.name!r} declares {cap!r} but does not "
+                                  f"define {method}()")
+
+    @classmethod
+    def preset_names(cls) -> list[str]:
+        return sorted({"default", *cls.presets})
+
+    @classmethod
+    def make_config(cls, data: DataSpec, preset: str = "default",
+                    overrides: Mapping[str, Any] | None = None) -> Any:
+        """The Config for ``preset`` on ``data``, with ``overrides`` applied last."""
+        if preset != "default" and preset not in cls.presets:
+            raise GenzooError(f"model {cls.name!r} has no preset {preset!r} "
+                              f"(presets: {', '.join(cls.preset_names())})")
+        layer = cls.presets.get(preset, {})
+        if callable(layer):
+            layer = layer(data)
+        return config_lib.build(cls.Config, dict(layer), dict(overrides or {}))
+
+    # --- shape -------------------------------------------------------------------------------
+
+    @property
+    def replicas(self) -> int:
+        return len(self.seeds)
+
+    @property
+    def device(self) -> torch.device:
+        for t in self.parameters():
+            return t.device
+        return torch.device("cpu")
+
+    # --- training ----------------------------------------------------------------------------
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """The optimizers ``train_step`` steps, by name; checkpoints save their state."""
+        return {}
+
+    def train_step(self, batch: Batch, step: int, total_steps: int) -> dict[str, torch.Tensor]:
+        """One optimisation step on ``batch``. Returns scalar metrics, each of shape (R,).
+
+        ``step`` counts from 0; ``total_steps`` lets multi-phase models (train a GAN, then its
+        encoder) place their phases. The model steps its own optimizers in its own order.
+        """
+        raise NotImplementedError
+
+    # --- capabilities ------------------------------------------------------------------------
+
+    def sample(self, n: int, rng: ReplicaRNG | None = None) -> torch.Tensor:
+        raise GenzooError(f"model {self.name!r} cannot sample")
+
+    def encode(self, x: torch.Tensor, rng: ReplicaRNG | None = None) -> torch.Tensor:
+        raise GenzooError(f"model {self.name!r} has no encoder")
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        raise GenzooError(f"model {self.name!r} has no decoder")
+
+    def reconstruct(self, x: torch.Tensor, rng: ReplicaRNG | None = None) -> torch.Tensor:
+        return self.decode(self.encode(x, rng))
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        raise GenzooError(f"model {self.name!r} cannot classify")
+
+    def can(self, capability: str) -> bool:
+        return capability in self.capabilities

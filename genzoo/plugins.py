@@ -1,0 +1,149 @@
+"""The plugin manager: loads entry points, isolates broken plugins, blocks on request.
+
+Bundled plugins are found through the ``genzoo`` entry-point group exactly like third-party
+ones; this module imports none of them by name.
+
+Environment:
+- ``GENZOO_DISABLE_PLUGINS=a,b``: entry points named a and b are not loaded (pluggy-blocked).
+- ``GENZOO_STRICT_PLUGINS=1``: a plugin that fails to import or register is fatal instead of
+  being reported and skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Iterable
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import pluggy
+
+from genzoo import hookspecs
+from genzoo.errors import PluginError
+from genzoo.registry import PluginInfo, Registry
+
+ENTRY_POINT_GROUP = "genzoo"
+
+# hook name -> (registry attribute, key in PluginInfo.registered)
+_REGISTER_HOOKS = {
+    "genzoo_register_models": "models",
+    "genzoo_register_datasets": "datasets",
+    "genzoo_register_evaluators": "evaluators",
+}
+
+_registry: Registry | None = None
+
+
+def blocked_names() -> set[str]:
+    return {n.strip() for n in os.environ.get("GENZOO_DISABLE_PLUGINS", "").split(",")
+            if n.strip()}
+
+
+def strict() -> bool:
+    return os.environ.get("GENZOO_STRICT_PLUGINS", "") not in ("", "0", "false", "no")
+
+
+def new_plugin_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def _distribution(ep: EntryPoint) -> tuple[str, str]:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return "?", "?"
+    return dist.metadata["Name"], dist.version
+
+
+def build_registry(extra_plugins: Iterable[tuple[str, Any]] = (),
+                   use_entry_points: bool = True) -> Registry:
+    """Load plugins and let each register into a fresh ``Registry``.
+
+    ``extra_plugins`` are ``(name, module_or_object)`` pairs registered after the entry
+    points, for tests and for programs embedding genzoo.
+    """
+    registry = Registry()
+    pm = new_plugin_manager()
+    blocked = blocked_names()
+    for name in blocked:
+        pm.set_blocked(name)
+
+    candidates: list[tuple[str, Any, str, str]] = []
+    if use_entry_points:
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            if ep.name in blocked or ep.name in registry.plugins:
+                continue
+            dist, version = _distribution(ep)
+            info = registry.plugins[ep.name] = PluginInfo(ep.name, dist, version)
+            try:
+                candidates.append((ep.name, ep.load(), dist, version))
+            except Exception as exc:  # a broken plugin must not take the others down
+                _fail(info, exc, "failed to import")
+    for name, plugin in extra_plugins:
+        if name in blocked:
+            continue
+        registry.plugins[name] = PluginInfo(name, "<local>", "")
+        candidates.append((name, plugin, "<local>", ""))
+
+    for name, plugin, _, _ in candidates:
+        try:
+            pm.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:
+            _fail(registry.plugins[name], exc, "is invalid", fatal=True)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        owner = pm.get_name(exc.plugin) if exc.plugin is not None else "?"
+        raise PluginError(f"plugin {owner!r}: {exc}; hooks are named in genzoo.hookspecs "
+                          f"(see docs/plugins.md)") from exc
+
+    for hook_name, attr in _REGISTER_HOOKS.items():
+        sub = getattr(registry, attr)
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            info = registry.plugins[impl.plugin_name]
+            if info.error:
+                continue
+            sub.owner = impl.plugin_name
+            before = set(sub.entries)
+            try:
+                impl.function(sub)
+            except PluginError:
+                raise  # duplicates and invalid registrations are always errors
+            except Exception as exc:
+                _fail(info, exc, f"raised in {hook_name}")
+                for added in set(sub.entries) - before:  # drop its half-done registrations
+                    del sub.entries[added]
+                continue
+            finally:
+                sub.owner = "<direct>"
+            info.registered[attr].extend(sorted(set(sub.entries) - before))
+    return registry
+
+
+def _fail(info: PluginInfo, exc: BaseException, what: str, fatal: bool = False) -> None:
+    info.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    message = f"plugin {info.name!r} ({info.distribution}) {what}: {info.error}"
+    if fatal or strict():
+        raise PluginError(message + ("" if fatal else "; unset GENZOO_STRICT_PLUGINS to skip it")) \
+            from exc
+    print(f"warning: {message}; it is skipped (GENZOO_DISABLE_PLUGINS={info.name} hides this)",
+          file=sys.stderr)
+    if os.environ.get("GENZOO_DEBUG"):
+        traceback.print_exception(exc)
+
+
+def registry() -> Registry:
+    """The process-wide registry, built once from the entry points."""
+    global _registry
+    if _registry is None:
+        _registry = build_registry()
+    return _registry
+
+
+def reset() -> None:
+    """Forget the cached registry (tests, or after installing a plugin at run time)."""
+    global _registry
+    _registry = None

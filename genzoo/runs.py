@@ -1,0 +1,224 @@
+"""Run directories: config.json, metrics.jsonl and safetensors checkpoints, written atomically.
+
+Layout of a run directory::
+
+    config.json                     every setting, genzoo and plugin versions, seeds
+    metrics.jsonl                   one JSON object per logged step
+    checkpoints/step-00001000.safetensors   weights, optimizer tensors, RNG states
+    checkpoints/step-00001000.json          sidecar: step, optimizer hyperparameters, sha256
+
+A checkpoint counts only once its sidecar exists; the sidecar is renamed into place after the
+tensors file, so a process killed mid-save leaves the previous checkpoint as the latest.
+Nothing is pickled: tensors go through safetensors, everything else through JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from genzoo.errors import GenzooError
+
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+CHECKPOINTS = "checkpoints"
+FORMAT_VERSION = 1
+_CKPT_RE = re.compile(r"^step-(\d+)\.json$")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file, fsync and rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class Checkpoint:
+    step: int
+    tensors: dict[str, torch.Tensor]
+    meta: dict[str, Any]
+
+
+class Run:
+    """A run directory. ``Run.create`` starts one; ``Run.open`` checks an existing one."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, path: Path, config: dict[str, Any]) -> Run:
+        path = Path(path)
+        if (path / CONFIG).exists():
+            raise GenzooError(f"{path} already holds a run; pass --resume {path} to continue "
+                              f"it, or choose another --out")
+        path.mkdir(parents=True, exist_ok=True)
+        run = cls(path)
+        atomic_write_json(path / CONFIG, config)
+        return run
+
+    @classmethod
+    def open(cls, path: Path) -> Run:
+        path = Path(path)
+        if not path.is_dir():
+            raise GenzooError(f"run directory {path} does not exist; pass a directory made by "
+                              f"`genzoo train`")
+        if not (path / CONFIG).is_file():
+            raise GenzooError(f"{path} is not a genzoo run (no {CONFIG}); pass a directory "
+                              f"made by `genzoo train`")
+        return cls(path)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.path / CONFIG).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise GenzooError(f"{self.path / CONFIG} is unreadable ({exc}); the run cannot be "
+                              f"used") from None
+
+    def update_config(self, **changes: Any) -> None:
+        config = self.config
+        config.update(changes)
+        atomic_write_json(self.path / CONFIG, config)
+
+    # --- metrics -----------------------------------------------------------------------------
+
+    def log_metrics(self, record: dict[str, Any]) -> None:
+        with open(self.path / METRICS, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def metrics(self) -> Iterator[dict[str, Any]]:
+        path = self.path / METRICS
+        if not path.exists():
+            return
+        for line in path.read_text().splitlines():
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a kill
+
+    def truncate_metrics(self, after_step: int) -> None:
+        """Drop records past ``after_step`` (logged after the checkpoint a resume starts from)."""
+        path = self.path / METRICS
+        if not path.exists():
+            return
+        kept = [json.dumps(r) for r in self.metrics() if r.get("step", 0) <= after_step]
+        atomic_write_bytes(path, "".join(line + "\n" for line in kept).encode())
+
+    # --- checkpoints -------------------------------------------------------------------------
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / CHECKPOINTS
+
+    def checkpoint_steps(self) -> list[int]:
+        """Steps of complete checkpoints (those whose sidecar exists), oldest first."""
+        if not self.checkpoint_dir.is_dir():
+            return []
+        steps = [int(m.group(1)) for p in self.checkpoint_dir.iterdir()
+                 if (m := _CKPT_RE.match(p.name))]
+        return sorted(steps)
+
+    def _paths(self, step: int) -> tuple[Path, Path]:
+        stem = self.checkpoint_dir / f"step-{step:08d}"
+        return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+
+    def save_checkpoint(self, step: int, tensors: dict[str, torch.Tensor],
+                        meta: dict[str, Any], keep: int = 2) -> Path:
+        tensor_path, meta_path = self._paths(step)
+        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.checkpoint_dir, prefix=f".{tensor_path.name}.",
+                                   suffix=".tmp")
+        os.close(fd)
+        try:
+            save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            digest = _sha256(Path(tmp))
+            os.replace(tmp, tensor_path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_dir(self.checkpoint_dir)
+        atomic_write_json(meta_path, {**meta, "step": step, "format": FORMAT_VERSION,
+                                      "sha256": digest})
+        self._prune(keep)
+        return tensor_path
+
+    def _prune(self, keep: int) -> None:
+        for step in self.checkpoint_steps()[:-keep] if keep > 0 else []:
+            tensor_path, meta_path = self._paths(step)
+            meta_path.unlink(missing_ok=True)  # sidecar first: the checkpoint stops counting
+            tensor_path.unlink(missing_ok=True)
+        for stray in self.checkpoint_dir.glob(".*.tmp"):
+            stray.unlink(missing_ok=True)  # left by a process killed while saving
+
+    def load_checkpoint(self, step: int | None = None) -> Checkpoint:
+        steps = self.checkpoint_steps()
+        if not steps:
+            raise GenzooError(f"{self.path} has no checkpoint yet; train it (or wait for its "
+                              f"first checkpoint) before using it")
+        step = steps[-1] if step is None else step
+        if step not in steps:
+            raise GenzooError(f"{self.path} has no checkpoint at step {step} "
+                              f"(available: {', '.join(map(str, steps))})")
+        tensor_path, meta_path = self._paths(step)
+        hint = "delete both files of that step to fall back to the previous checkpoint"
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            raise GenzooError(f"checkpoint sidecar {meta_path} is corrupt; {hint}") from None
+        if not tensor_path.is_file():
+            raise GenzooError(f"checkpoint {tensor_path} is missing; {hint}")
+        if meta.get("sha256") and _sha256(tensor_path) != meta["sha256"]:
+            raise GenzooError(f"checkpoint {tensor_path} is corrupt (checksum mismatch); {hint}")
+        try:
+            tensors = load_file(tensor_path)
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise GenzooError(f"checkpoint {tensor_path} is unreadable ({exc}); {hint}") from None
+        return Checkpoint(step, tensors, meta)

@@ -1,0 +1,212 @@
+"""The one training loop: seeding, devices, logging, progress, checkpoints and resume."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from genzoo.data.base import Dataset
+from genzoo.errors import GenzooError
+from genzoo.model import Batch, Model
+from genzoo.rng import ReplicaRNG
+from genzoo.runs import Checkpoint, Run
+
+
+@dataclass
+class TrainSettings:
+    steps: int = 5000  # optimisation steps (each model defines what one step updates)
+    batch_size: int = 100  # examples per step, per seed
+    log_every: int = 100  # steps between metrics.jsonl records (and progress-bar refreshes)
+    checkpoint_every: int = 1000  # steps between checkpoints; a final one is always written
+    keep_checkpoints: int = 2  # older checkpoints are deleted once a newer one is complete
+
+    def validate(self) -> None:
+        for name in ("steps", "batch_size", "log_every"):
+            if getattr(self, name) <= 0:
+                raise GenzooError(f"--{name.replace('_', '-')} must be a positive integer, "
+                                  f"got {getattr(self, name)}")
+        if self.checkpoint_every < 0:
+            raise GenzooError("--checkpoint-every must be 0 (final only) or positive")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise GenzooError(f"device {name!r} is not available on this machine (no CUDA "
+                              f"GPU); use --device cpu or --device auto")
+        return torch.device(name)
+    raise GenzooError(f"unknown device {name!r}; use auto, cpu or cuda")
+
+
+class Trainer:
+    """Runs ``model.train_step`` for ``settings.steps`` steps on batches from ``dataset``.
+
+    Each seed draws its batches from its own "data" generator; the batch has the replica axis
+    first. With a ``run``, metrics and checkpoints are written there; ``resume_from`` restores
+    weights, optimizer state, step and every RNG, so a resumed run ends bit for bit where an
+    uninterrupted one would (on CPU).
+    """
+
+    def __init__(self, model: Model, dataset: Dataset, settings: TrainSettings,
+                 run: Run | None = None, device: torch.device | str = "cpu",
+                 progress: bool = False):
+        settings.validate()
+        self.model = model
+        self.dataset = dataset
+        self.settings = settings
+        self.run = run
+        self.device = torch.device(device)
+        self.progress = progress
+        self.data_rng = ReplicaRNG(model.seeds, "data")
+        self.step = 0
+        self.seconds = 0.0
+        model.to(self.device)
+
+    # --- state -------------------------------------------------------------------------------
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Everything needed to continue: tensors for safetensors, the rest as JSON."""
+        tensors = {f"model/{k}": v for k, v in self.model.state_dict().items()}
+        optim_meta: dict[str, Any] = {}
+        for name, opt in self.model.optimizers().items():
+            sd = opt.state_dict()
+            scalars: dict[str, dict[str, Any]] = {}
+            for pid, entry in sd["state"].items():
+                for key, val in entry.items():
+                    if torch.is_tensor(val):
+                        tensors[f"optim/{name}/{pid}/{key}"] = val
+                    else:
+                        scalars.setdefault(str(pid), {})[key] = val
+            optim_meta[name] = {"param_groups": sd["param_groups"], "scalars": scalars}
+        tensors["rng/noise"] = self.model.noise.get_state()
+        tensors["rng/data"] = self.data_rng.get_state()
+        meta = {"optimizers": optim_meta, "seconds": self.seconds, "seeds": self.model.seeds,
+                "model": self.model.name}
+        return tensors, meta
+
+    def load_state(self, ckpt: Checkpoint) -> None:
+        t = ckpt.tensors
+        model_state = {k[len("model/"):]: v for k, v in t.items() if k.startswith("model/")}
+        try:
+            self.model.load_state_dict(model_state)
+        except RuntimeError as exc:
+            raise GenzooError(f"checkpoint at step {ckpt.step} does not fit this model "
+                              f"({str(exc).splitlines()[0]}); was the run made with other "
+                              f"settings?") from None
+        for name, opt in self.model.optimizers().items():
+            meta = ckpt.meta["optimizers"].get(name)
+            if meta is None:
+                raise GenzooError(f"checkpoint at step {ckpt.step} lacks optimizer {name!r}")
+            state: dict[int, dict[str, Any]] = {}
+            prefix = f"optim/{name}/"
+            for key, val in t.items():
+                if key.startswith(prefix):
+                    pid, field = key[len(prefix):].split("/", 1)
+                    state.setdefault(int(pid), {})[field] = val
+            for pid, scalars in meta["scalars"].items():
+                state.setdefault(int(pid), {}).update(scalars)
+            opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        self.model.noise.set_state(t["rng/noise"])
+        self.data_rng.set_state(t["rng/data"])
+        self.step = ckpt.step
+        self.seconds = float(ckpt.meta.get("seconds", 0.0))
+
+    def save(self) -> None:
+        if self.run is None:
+            return
+        tensors, meta = self.state()
+        self.run.save_checkpoint(self.step, tensors, meta, keep=self.settings.keep_checkpoints)
+
+    def resume(self) -> None:
+        """Continue from the run's latest checkpoint."""
+        assert self.run is not None
+        self.load_state(self.run.load_checkpoint())
+        self.run.truncate_metrics(self.step)
+
+    # --- loop --------------------------------------------------------------------------------
+
+    def draw(self) -> Batch:
+        xs, ys = [], []
+        for g in self.data_rng.generators:
+            x, y = self.dataset.draw(self.settings.batch_size, g)
+            xs.append(x)
+            ys.append(y)
+        y = None if ys[0] is None else torch.stack(ys)
+        return Batch(torch.stack(xs), y).to(self.device)
+
+    def fit(self) -> Model:
+        s = self.settings
+        model = self.model
+        model.train()
+        base_seconds, started = self.seconds, time.perf_counter()
+        bar = _ProgressBar(s.steps, self.step) if self.progress else None
+        try:
+            while self.step < s.steps:
+                metrics = model.train_step(self.draw(), self.step, s.steps)
+                self.step += 1
+                done = self.step == s.steps
+                if self.step % s.log_every == 0 or done:
+                    self.seconds = base_seconds + time.perf_counter() - started
+                    record = self._record(metrics)
+                    if self.run is not None:
+                        self.run.log_metrics(record)
+                    if bar is not None:
+                        bar.update(self.step, record)
+                if done or (s.checkpoint_every and self.step % s.checkpoint_every == 0):
+                    self.seconds = base_seconds + time.perf_counter() - started
+                    self.save()
+        finally:
+            if bar is not None:
+                bar.close()
+        model.eval()
+        return model
+
+    def _record(self, metrics: dict[str, torch.Tensor]) -> dict[str, Any]:
+        record: dict[str, Any] = {"step": self.step, "seconds": round(self.seconds, 3)}
+        per_seed: dict[str, list[float]] = {}
+        for key, val in metrics.items():
+            vals = val.detach().float().reshape(-1).cpu().tolist()
+            record[key] = sum(vals) / len(vals)
+            if len(vals) > 1:
+                per_seed[key] = vals
+        if per_seed:
+            record["per_seed"] = per_seed
+        return record
+
+
+class _ProgressBar:
+    """A rich progress bar: step, losses, steps/s and ETA."""
+
+    def __init__(self, total: int, start: int):
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeRemainingColumn)
+
+        self.progress = Progress(
+            TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"), TextColumn("{task.fields[losses]}"),
+            TimeRemainingColumn(), transient=False)
+        self.task = self.progress.add_task("train", total=total, completed=start,
+                                           rate="", losses="")
+        self.start, self.started = start, time.perf_counter()
+        self.progress.start()
+
+    def update(self, step: int, record: dict[str, Any]) -> None:
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        losses = " ".join(f"{k}={v:.3f}" for k, v in record.items()
+                          if k not in ("step", "seconds", "per_seed"))
+        self.progress.update(self.task, completed=step,
+                             rate=f"{(step - self.start) / elapsed:.1f} steps/s", losses=losses)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def settings_dict(settings: TrainSettings) -> dict[str, Any]:
+    return asdict(settings)

@@ -1,0 +1,1 @@
+"""Bundled genzoo plugins; each subpackage is loaded through its own entry point."""

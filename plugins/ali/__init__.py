@@ -1,0 +1,1 @@
+"""Adversarially Learned Inference (Dumoulin et al. 2016)."""

@@ -1,0 +1,1 @@
+"""BiGAN (Donahue et al. 2016): ALI with a deterministic encoder."""

@@ -1,0 +1,1 @@
+"""Networks and losses shared by the bundled plugins (not a plugin itself)."""

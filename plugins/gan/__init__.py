@@ -1,0 +1,1 @@
+"""GAN baselines: plain GAN (more to come: learned inverse mapping, post-hoc inference)."""

@@ -1,0 +1,1 @@
+"""The VAE baseline (Kingma & Welling 2013) with ALI's encoder/decoder shapes."""
