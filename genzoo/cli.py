@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.exceptions import TyperException
 from rich.console import Console
 from rich.table import Table
+from typer.exceptions import TyperException
 
 from genzoo import api, plugins
 from genzoo import config as config_lib
@@ -168,10 +168,10 @@ def sample(
             raise GenzooError(f"model {model.name} cannot sample")
         if not 0 <= replica < model.replicas:
             raise GenzooError(f"--replica must be in 0..{model.replicas - 1}")
+        import torch
+
         from genzoo import plots
         from genzoo.rng import ReplicaRNG
-
-        import torch
 
         with torch.no_grad():
             x = model.sample(n, ReplicaRNG(model.seeds, "eval"))[replica].cpu()

@@ -124,11 +124,13 @@ def build_registry(extra_plugins: Iterable[tuple[str, Any]] = (),
 
 
 def _fail(info: PluginInfo, exc: BaseException, what: str, fatal: bool = False) -> None:
+    """Record a plugin's failure; raise if it is fatal or strict mode is on, else warn."""
     info.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
     message = f"plugin {info.name!r} ({info.distribution}) {what}: {info.error}"
-    if fatal or strict():
-        raise PluginError(message + ("" if fatal else "; unset GENZOO_STRICT_PLUGINS to skip it")) \
-            from exc
+    if fatal:
+        raise PluginError(message) from exc
+    if strict():
+        raise PluginError(f"{message}; unset GENZOO_STRICT_PLUGINS to skip it") from exc
     print(f"warning: {message}; it is skipped (GENZOO_DISABLE_PLUGINS={info.name} hides this)",
           file=sys.stderr)
     if os.environ.get("GENZOO_DEBUG"):

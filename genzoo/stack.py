@@ -38,30 +38,26 @@ class ModelStack(Model):
                    for i, m in enumerate(self.members)]
         return {k: torch.cat([r[k].reshape(1) for r in results]) for k in results[0]}
 
-    def _each(self, method: str, rng: ReplicaRNG | None, *args: object) -> torch.Tensor:
-        rngs = rng.split() if rng is not None else [None] * len(self.members)
-        outs = []
-        for i, (m, r) in enumerate(zip(self.members, rngs, strict=True)):
-            member_args = [a[i : i + 1] if isinstance(a, torch.Tensor) else a for a in args]
-            call = getattr(m, method)
-            outs.append(call(*member_args, r) if method != "decode" and method != "classify"
-                        else call(*member_args))
-        return torch.cat(outs)
+    def _per_member(self, rng: ReplicaRNG | None) -> list[ReplicaRNG | None]:
+        return rng.split() if rng is not None else [None] * len(self.members)
 
     def sample(self, n: int, rng: ReplicaRNG | None = None) -> torch.Tensor:
-        return self._each("sample", rng, n)
+        return torch.cat([m.sample(n, r) for m, r in zip(self.members, self._per_member(rng),
+                                                          strict=True)])
 
     def encode(self, x: torch.Tensor, rng: ReplicaRNG | None = None) -> torch.Tensor:
-        return self._each("encode", rng, x)
+        return torch.cat([m.encode(x[i : i + 1], r) for i, (m, r)
+                          in enumerate(zip(self.members, self._per_member(rng), strict=True))])
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self._each("decode", None, z)
+        return torch.cat([m.decode(z[i : i + 1]) for i, m in enumerate(self.members)])
 
     def reconstruct(self, x: torch.Tensor, rng: ReplicaRNG | None = None) -> torch.Tensor:
-        return self._each("reconstruct", rng, x)
+        return torch.cat([m.reconstruct(x[i : i + 1], r) for i, (m, r)
+                          in enumerate(zip(self.members, self._per_member(rng), strict=True))])
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
-        return self._each("classify", None, x)
+        return torch.cat([m.classify(x[i : i + 1]) for i, m in enumerate(self.members)])
 
 
 def _slice(batch: Batch, i: int) -> Batch:
