@@ -38,6 +38,9 @@ class DataSpec:
     x_shape: tuple[int, ...]  # one example's shape: (2,) for toy data, (C, H, W) for images
     kind: str = "toy"  # "toy" (points in the plane) or "image" (values in [0, 1])
     num_classes: int = 0  # 0 when unlabelled
+    # names of the binary attributes when labels are attribute vectors (N, A) in {0, 1},
+    # as CelebA's 40; empty for class labels. Conditional models size y from it.
+    attributes: tuple[str, ...] = ()
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Datasets: toy mixtures sampled on the fly, and (later) image datasets read from disk."""
+"""Datasets: toy mixtures sampled on the fly, image datasets decoded once and indexed."""
 
 from genzoo.data.base import Dataset
 from genzoo.data.toy import GaussianMixture, grid25, ring8
