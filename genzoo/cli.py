@@ -86,8 +86,14 @@ def _dataset_name(toy: str | None, dataset: str | None) -> str:
     return toy or dataset  # type: ignore[return-value]
 
 
-def _data_options(data_dir: Path | None) -> dict[str, Any]:
-    return {"data_dir": data_dir} if data_dir is not None else {}
+def _data_options(data_dir: Path | None, download: bool = False,
+                  verify: bool = True) -> dict[str, Any]:
+    opts: dict[str, Any] = {"data_dir": data_dir} if data_dir is not None else {}
+    if download:
+        opts["download"] = True
+    if not verify:
+        opts["verify"] = False
+    return opts
 
 
 @app.command()
@@ -109,6 +115,11 @@ def train(
     log_every: Annotated[int, typer.Option(help="Steps between logged metrics.")] = 100,
     checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 1000,
     data_dir: Annotated[Path | None, typer.Option(help="Where dataset files are.")] = None,
+    download: Annotated[bool, typer.Option(help="Fetch missing dataset files (needs a "
+                                                "network).")] = False,
+    verify: Annotated[bool, typer.Option(help="Check dataset files against their published "
+                                              "md5 (--no-verify for your own files in the "
+                                              "same format).")] = True,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ):
     """Train MODEL on a dataset, writing a run directory (or continue one with --resume)."""
@@ -132,16 +143,18 @@ def train(
             overrides = config_lib.parse_overrides(cls.Config, set_ or [])
             out = out or Path("runs") / f"{model}-{name.replace(':', '_').replace('/', '_')}-" \
                 f"{time.strftime('%Y%m%d-%H%M%S')}"
-            ds = reg.dataset(name, **_data_options(data_dir))
+            ds = reg.dataset(name, **_data_options(data_dir, download, verify))
             cfg = cls.make_config(ds.spec, preset, overrides)
             settings = TrainSettings(
-                steps=steps or getattr(cfg, "steps", TrainSettings.steps),
-                batch_size=batch_size or getattr(cfg, "batch_size", TrainSettings.batch_size),
+                # `is None`, not `or`: an explicit 0 must reach validate() and be refused
+                steps=steps if steps is not None else getattr(cfg, "steps", TrainSettings.steps),
+                batch_size=batch_size if batch_size is not None
+                else getattr(cfg, "batch_size", TrainSettings.batch_size),
                 log_every=log_every, checkpoint_every=checkpoint_every)
             session = api.start(reg, model, name, out=out, preset=preset, overrides=overrides,
                                 seeds=range(seed, seed + seeds), settings=settings,
                                 device=device, progress=progress,
-                                data_options=_data_options(data_dir))
+                                data_options=_data_options(data_dir, download, verify))
         session.trainer.fit()
         console.print(f"run written to [bold]{session.run.path}[/bold] "
                       f"(step {session.trainer.step}, {session.trainer.seconds:.1f}s)")
@@ -203,6 +216,50 @@ def evaluate(
                 table.add_row(ev_name, key, f"{summary['mean']:.4g}", f"{summary['std']:.3g}")
         console.print(table)
         console.print(f"results written to [bold]{session.run.path / 'results.json'}[/bold]")
+
+
+@app.command()
+def compare(
+    models: Annotated[list[str], typer.Argument(help="Models to compare (see `genzoo "
+                                                "plugins`).")],
+    toy: Annotated[str, typer.Option(help="Toy dataset: grid25 or ring8.")] = "grid25",
+    seeds: Annotated[int, typer.Option(help="Seeds per model (0..N-1), trained together.")] = 10,
+    steps: Annotated[int | None, typer.Option(help="Training steps (default: each model's "
+                                                   "own).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Examples per step per seed (default: "
+                                                        "each model's own).")] = None,
+    preset: Annotated[str, typer.Option(help="Model preset: default or paper.")] = "default",
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Model setting "
+                                                   "[MODEL.]KEY=VALUE (repeatable); without "
+                                                   "MODEL. it applies to every model that has "
+                                                   "KEY.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output directory (default: "
+                                                  "compare/DATASET-YYYYmmdd-HHMMSS).")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+):
+    """Train MODELs for N seeds each on a toy mixture, score them with every evaluator that
+    applies, print mean ± std, and write results.json, figure.png and report.html to --out
+    (each model's run directory goes to OUT/runs/MODEL)."""
+    from genzoo import compare as compare_lib
+    from genzoo import report
+
+    with user_errors():
+        reg = plugins.registry()
+        overrides = compare_lib.parse_sets(set_ or [], reg, models)
+        out = out or compare_lib.default_out(toy)
+        settings = compare_lib.CompareSettings(
+            models=list(models), dataset=toy, seeds=seeds, steps=steps, batch_size=batch_size,
+            preset=preset, overrides=overrides, device=device)
+        results, figures = compare_lib.run_compare(
+            reg, settings, out, progress=progress,
+            say=lambda msg: err_console.print(msg, highlight=False))
+        paths = compare_lib.write_outputs(results, figures, out, reg)
+        console.print(report.rich_table(results))
+        for f in results["findings"]:
+            console.print(f"{f['claim']}: [bold]{f['verdict']}[/bold] ({f['evidence']})",
+                          highlight=False)
+        console.print(f"wrote {paths['results']}, {paths['figure']} and {paths['report']}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,9 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+import torch
+
 from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError
 from genzoo.model import Model
+from genzoo.rng import STREAMS, ReplicaRNG
 
 
 @dataclass
@@ -50,3 +54,24 @@ class Evaluator:
                  out_dir: Path | None = None) -> EvalResult:
         """Score ``model`` (all its replicas) on ``dataset``; write artifacts to ``out_dir``."""
         raise NotImplementedError
+
+
+def eval_rng(model: Model, seed: int = 0, stream: str = "eval") -> ReplicaRNG:
+    """One CPU generator per replica of ``model`` for an evaluation's own draws.
+
+    ``seed`` 0 gives exactly ``ReplicaRNG(model.seeds, stream)``, so replica i is scored on the
+    same draws whether it was trained alone or with other seeds; another ``seed`` gives an
+    independent repetition of the evaluation. CPU generators keep results device-independent.
+    """
+    rng = ReplicaRNG(model.seeds, stream)
+    if seed:
+        for s, g in zip(model.seeds, rng.generators, strict=True):
+            g.manual_seed(int(np.random.SeedSequence([s, STREAMS[stream], seed])
+                              .generate_state(1)[0]))
+    return rng
+
+
+def heldout(dataset: Dataset, rng: ReplicaRNG, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``n`` held-out examples per replica: x (R, n, *x_shape) and labels (R, n) or None."""
+    xs, ys = zip(*(dataset.draw(n, g, split="test") for g in rng.generators), strict=True)
+    return torch.stack(xs), None if ys[0] is None else torch.stack(ys)

@@ -1,0 +1,254 @@
+"""`genzoo compare`: train several models for N seeds each, score them all, write a report.
+
+For every named model: one replicated model holds all N seeds (a vectorized model trains them
+as one computation, any other model is stacked), the one Trainer trains it into
+``OUT/runs/NAME`` (so ``genzoo evaluate OUT/runs/NAME`` works later), and every registered
+evaluator that applies to it scores every seed. Then ``OUT`` gets ``results.json``,
+``figure.png`` (the layout of the paper's Figure 8) and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genzoo import api
+from genzoo import config as config_lib
+from genzoo.data.base import Dataset
+from genzoo.errors import GenzooError
+from genzoo.evaluators.base import eval_rng, heldout
+from genzoo.evaluators.mode_coverage import mixture_reason
+from genzoo.model import Model
+from genzoo.registry import Registry
+from genzoo.runs import atomic_write_bytes
+from genzoo.trainer import TrainSettings, resolve_device
+
+FIGURE_POINTS = 2_000  # points per panel of figure.png (one seed)
+
+
+def default_out(dataset: str) -> Path:
+    """``compare/DATASET-YYYYmmdd-HHMMSS`` under the current directory."""
+    safe = dataset.replace(":", "_").replace("/", "_")
+    return Path("compare") / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+@dataclass
+class CompareSettings:
+    models: list[str]
+    dataset: str
+    seeds: int = 10  # seeds 0..seeds-1 for every model, as the paper's 10 runs
+    steps: int | None = None  # None: each model's own suggested `steps`
+    batch_size: int | None = None  # None: each model's own suggested `batch_size`
+    preset: str = "default"
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> settings
+    device: str = "auto"
+    eval_options: dict[str, Any] = field(default_factory=dict)  # passed to every evaluator
+
+
+@dataclass
+class FigureData:
+    """One seed's points for the Figure 8 panels (numpy-free CPU tensors, (n, 2) each)."""
+
+    data: torch.Tensor  # held-out x
+    component: torch.Tensor  # its mixture component (n,)
+    samples: torch.Tensor | None = None  # x ~ p(x) from the model
+    prior: torch.Tensor | None = None  # z ~ p(z)
+    latent: torch.Tensor | None = None  # z ~ q(z|x) for the held-out x
+    reconstruction: torch.Tensor | None = None  # G_x(G_z(x))
+
+
+def parse_sets(items: Sequence[str], registry: Registry,
+               models: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``[MODEL.]KEY=VALUE`` strings -> per-model overrides.
+
+    Without ``MODEL.`` a setting goes to every compared model whose config has that field; a
+    setting no compared model has is an error (a typo should not be silently ignored).
+    """
+    out: dict[str, dict[str, Any]] = {m: {} for m in models}
+    for item in items:
+        key, sep, value = item.partition("=")
+        target, dot, bare = key.rpartition(".")
+        if not sep:
+            raise GenzooError(f"--set {item!r} must look like [MODEL.]KEY=VALUE")
+        if dot and target not in out:
+            raise GenzooError(f"--set {item!r} names model {target!r}, which is not being "
+                              f"compared ({', '.join(models)})")
+        targets = [target] if dot else list(models)
+        applied = False
+        for m in targets:
+            cls = registry.model(m)
+            if dot or bare.strip().replace("-", "_") in config_lib.field_types(cls.Config):
+                out[m].update(config_lib.parse_overrides(cls.Config, [f"{bare}={value}"]))
+                applied = True
+        if not applied:
+            raise GenzooError(f"--set {item!r}: no compared model has a setting {bare!r}")
+    return out
+
+
+def figure_data(model: Model, dataset: Dataset, n: int = FIGURE_POINTS) -> FigureData:
+    """The first seed's samples, latents and reconstructions for ``n`` held-out points."""
+    x, component = heldout(dataset, eval_rng(model, 0, "heldout"), n)
+    fig = FigureData(data=x[0], component=component[0] if component is not None
+                     else torch.zeros(n, dtype=torch.long))
+    rng = eval_rng(model, 0)
+    with torch.no_grad():
+        if model.can("sample"):
+            fig.samples = model.sample(n, rng)[0].float().cpu()
+        if model.can("encode"):
+            z = model.encode(x.to(model.device), rng)
+            fig.latent = z[0].float().cpu()
+            fig.reconstruction = model.decode(z)[0].float().cpu()
+            fig.prior = rng.randn(n, z.shape[-1])[0]
+    return fig
+
+
+def _clean(value: float) -> float | None:
+    """JSON has no NaN or infinity: a diverged seed's value becomes null."""
+    return value if math.isfinite(value) else None
+
+
+def summarize(values: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
+    """Per-seed values -> {"mean", "std", "values"} (population std), JSON-safe."""
+    out = {}
+    for key, summary in api.summarize(values).items():
+        out[key] = {"mean": _clean(summary["mean"]), "std": _clean(summary["std"]),
+                    "values": [_clean(v) for v in summary["values"]]}
+    return out
+
+
+Progress = Callable[[str], None]
+
+
+def run_compare(registry: Registry, settings: CompareSettings, out: Path, *,
+                progress: bool = False, say: Progress | None = None
+                ) -> tuple[dict[str, Any], dict[str, FigureData]]:
+    """Train, evaluate and report. Returns the results.json object and the figure data."""
+    say = say or (lambda _msg: None)
+    _validate(registry, settings, out)
+    dataset = registry.dataset(settings.dataset)
+    device = resolve_device(settings.device)
+    results: dict[str, Any] = {"dataset": settings.dataset, "models": {},
+                               "settings": _settings_json(settings, device)}
+    figures: dict[str, FigureData] = {}
+    begun = time.perf_counter()
+    for name in settings.models:
+        cls = registry.model(name)
+        overrides = settings.overrides.get(name, {})
+        cfg = cls.make_config(dataset.spec, settings.preset, overrides)
+        train = TrainSettings(
+            steps=settings.steps or getattr(cfg, "steps", TrainSettings.steps),
+            batch_size=settings.batch_size or getattr(cfg, "batch_size",
+                                                      TrainSettings.batch_size),
+            checkpoint_every=0)  # the final checkpoint only: a compare is not resumed
+        say(f"{name}: training {settings.seeds} seed(s) for {train.steps} steps")
+        session = api.start(registry, name, settings.dataset, out=out / "runs" / name,
+                            preset=settings.preset, overrides=overrides,
+                            seeds=range(settings.seeds), settings=train,
+                            device=settings.device, progress=progress)
+        started = time.perf_counter()
+        session.trainer.fit()
+        seconds = time.perf_counter() - started
+        metrics, info = _evaluate(registry, session, settings.eval_options, say)
+        eval_seconds = info["eval_seconds"]
+        # metric entries are the dicts with a "mean"; "seconds" is training wall time; the
+        # rest of what describes the run sits under "run" so it never reads as a metric
+        results["models"][name] = {
+            **metrics, "seconds": seconds,
+            "run": {"dir": str(out / "runs" / name), "steps": train.steps,
+                    "batch_size": train.batch_size, "vectorized": bool(cls.vectorized),
+                    "config": config_lib.to_dict(session.model.config), **info}}
+        figures[name] = figure_data(session.model, dataset)
+        say(f"{name}: trained in {seconds:.1f}s, evaluated in {eval_seconds:.1f}s")
+        del session  # free this model before the next is built: peak memory is one model's
+    results["wall_seconds"] = time.perf_counter() - begun  # training and evaluation, all models
+    return results, figures
+
+
+def write_outputs(results: dict[str, Any], figures: dict[str, FigureData], out: Path,
+                  registry: Registry) -> dict[str, Path]:
+    """Write results.json, figure.png and report.html into ``out``; return their paths."""
+    from genzoo import findings, report
+
+    dataset = registry.dataset(results["dataset"])
+    found = findings.paper_findings(results, getattr(dataset, "num_modes", 0))
+    results["findings"] = [dataclasses.asdict(f) for f in found]
+    results["published"] = {"note": "published numbers (REFERENCE.md), not measured here",
+                            "rows": report.PUBLISHED.get(results["dataset"], [])}
+    paths = {"results": out / "results.json", "figure": out / "figure.png",
+             "report": out / "report.html"}
+    # not sorted: models stay in the order they were named (the table's column order)
+    text = json.dumps(results, indent=2, allow_nan=False) + "\n"
+    atomic_write_bytes(paths["results"], text.encode())
+    report.save_figure(figures, dataset, paths["figure"])
+    report.write_html(results, found, paths["figure"], paths["report"])
+    return paths
+
+
+def _evaluate(registry: Registry, session: api.Session, options: dict[str, Any],
+              say: Progress) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Metric summaries from every registered evaluator that applies, and what was skipped
+    (with the reason) or failed."""
+    started = time.perf_counter()
+    names, skipped = [], {}
+    for entry in registry.evaluators:
+        reason = entry.obj(**options).missing(session.model, session.dataset)
+        if reason is None:
+            names.append(entry.name)
+        else:
+            skipped[entry.name] = reason
+    metrics: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name in names:
+        # one evaluator at a time, so a broken third-party evaluator costs only its own column
+        try:
+            res = api.evaluate(registry, session, [name])[name]
+        except Exception as exc:  # noqa: BLE001 - reported in results.json and on screen
+            errors[name] = f"{type(exc).__name__}: {exc}"
+            say(f"{session.model.name}: evaluator {name} failed ({errors[name]})")
+            continue
+        metrics.update(summarize(res.metrics))
+    info: dict[str, Any] = {"eval_seconds": time.perf_counter() - started,
+                            "skipped": skipped, "errors": errors}
+    return metrics, info
+
+
+def _validate(registry: Registry, settings: CompareSettings, out: Path) -> None:
+    if not settings.models:
+        raise GenzooError("name at least one model to compare, e.g. "
+                          "`genzoo compare ali gan vae --toy grid25`")
+    dupes = sorted({m for m in settings.models if settings.models.count(m) > 1})
+    if dupes:
+        raise GenzooError(f"model(s) named twice: {', '.join(dupes)}; name each once")
+    if settings.seeds <= 0:
+        raise GenzooError(f"--seeds must be a positive integer, got {settings.seeds}")
+    for name in ("steps", "batch_size"):
+        value = getattr(settings, name)
+        if value is not None and value <= 0:
+            raise GenzooError(f"--{name.replace('_', '-')} must be a positive integer, "
+                              f"got {value}")
+    dataset = registry.dataset(settings.dataset)  # unknown names fail before any training
+    reason = mixture_reason(dataset)  # the figure and the metrics are those of §4.5's mixtures
+    if reason:
+        raise GenzooError(f"compare runs on toy Gaussian mixtures: {reason}")
+    for name in settings.models:
+        cls = registry.model(name)
+        cls.make_config(dataset.spec, settings.preset, settings.overrides.get(name, {}))
+    if out.exists() and any(out.iterdir()):
+        raise GenzooError(f"{out} already exists and is not empty; choose another --out or "
+                          f"remove it")
+
+
+def _settings_json(settings: CompareSettings, device: torch.device) -> dict[str, Any]:
+    out = dataclasses.asdict(settings)
+    out["device"] = str(device)
+    out["eval_options"] = {k: str(v) for k, v in settings.eval_options.items()}
+    out["torch_threads"] = torch.get_num_threads()
+    return out

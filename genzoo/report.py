@@ -1,0 +1,317 @@
+"""Compare reports: the table (rich and HTML), figure.png in Figure 8's layout, report.html.
+
+Everything here renders a compare's ``results.json`` object; the published numbers of
+REFERENCE.md are the only numbers written in this file, and they are always labelled
+"published" with their source.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from genzoo.data.base import Dataset
+from genzoo.findings import Finding
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from genzoo.compare import FigureData
+
+DASH = "–"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def _pct_pm(m: float, s: float) -> str:
+    return f"{100 * m:.1f} ± {100 * s:.1f} %"
+
+
+# metric -> (label, format of a mean, format of mean ± std); unknown metrics get a generic one
+METRICS: dict[str, tuple[str, Callable[[float], str], Callable[[float, float], str]]] = {
+    "modes_paper": ("modes, paper protocol (10k samples)", lambda m: f"{m:.1f}",
+                    lambda m, s: f"{m:.1f} ± {s:.1f}"),
+    "dropped_modes_paper": ("dropped modes, paper protocol", lambda m: f"{m:.1f}",
+                            lambda m, s: f"{m:.1f} ± {s:.1f}"),
+    "modes": ("modes, PacGAN protocol (2.5k samples)", lambda m: f"{m:.1f}",
+              lambda m, s: f"{m:.1f} ± {s:.1f}"),
+    "high_quality": ("high-quality samples, PacGAN", _pct, _pct_pm),
+    "reverse_kl": ("reverse KL, PacGAN", lambda m: f"{m:.3f}",
+                   lambda m, s: f"{m:.3f} ± {s:.3f}"),
+    "latent_match": ("q(z) vs p(z), energy distance", lambda m: f"{m:.3f}",
+                     lambda m, s: f"{m:.3f} ± {s:.3f}"),
+    "reconstruction_error": ("reconstruction error (squared distance)", lambda m: f"{m:.3g}",
+                             lambda m, s: f"{m:.3g} ± {s:.2g}"),
+    "reconstruction_mode_accuracy": ("reconstructions in own mode (3σ)", _pct, _pct_pm),
+}
+
+# Published results (REFERENCE.md). PacGAN/VEEGAN protocol unless the column says paper.
+# "±" is the standard error over 10 trials for PacGAN Table 1; the ALI paper's ± as printed.
+PUBLISHED: dict[str, list[dict[str, Any]]] = {
+    "grid25": [
+        {"model": "GAN", "modes_paper": "10.4 ± 9.2",
+         "source": "ALI paper §4.5: 10 runs, random hyperparameters (min 1, max 22)"},
+        {"model": "ALI", "modes_paper": "13.4 ± 5.8",
+         "source": "ALI paper §4.5: 10 runs, random hyperparameters (min 8, max 25)"},
+        {"model": "GAN", "modes": "17.3 ± 0.8", "high_quality": "94.8 %", "reverse_kl": "0.70",
+         "source": "PacGAN Table 1"},
+        {"model": "ALI (original networks)", "modes": "24.1 ± 0.4", "high_quality": "95.7 %",
+         "reverse_kl": "0.14", "source": "PacGAN Table 1"},
+        {"model": "PacGAN4", "modes": "24.8 ± 0.2", "high_quality": "93.6 %",
+         "reverse_kl": "0.04", "source": "PacGAN Table 1"},
+        {"model": "ALI (128-unit nets)", "modes": "15.8", "high_quality": "1.6 %",
+         "source": "VEEGAN Table 1"},
+        {"model": "VEEGAN", "modes": "24.6", "high_quality": "40 %", "source": "VEEGAN Table 1"},
+        {"model": "GDPP-GAN", "modes": "24.8", "high_quality": "68.5 %",
+         "source": "GDPP Table 1"},
+    ],
+    "ring8": [
+        {"model": "GAN", "modes": "6.3", "high_quality": "98.2 %", "reverse_kl": "0.45",
+         "source": "PacGAN Table 1"},
+        {"model": "ALI (original networks)", "modes": "6.6", "high_quality": "97.6 %",
+         "reverse_kl": "0.36", "source": "PacGAN Table 1"},
+        {"model": "PacGAN4", "modes": "7.8", "high_quality": "95.9 %", "reverse_kl": "0.07",
+         "source": "PacGAN Table 1"},
+        {"model": "ALI (128-unit nets)", "modes": "2.8", "high_quality": "0.13 %",
+         "source": "VEEGAN Table 1"},
+        {"model": "VEEGAN", "modes": "8", "high_quality": "52.9 %", "source": "VEEGAN Table 1"},
+        {"model": "GDPP-GAN", "modes": "8.0", "high_quality": "71.7 %",
+         "source": "GDPP Table 1"},
+    ],
+}
+# What samples from the data itself score (not a model's result): HQ = P(χ²₂ < 9).
+CEILING = {"grid25": {"modes": "25", "high_quality": "98.9 %", "reverse_kl": "≈ 0.005"},
+           "ring8": {"modes": "8", "high_quality": "98.9 %"}}
+SIDE_BY_SIDE = ("modes_paper", "modes", "high_quality", "reverse_kl")
+TERMINAL_HIDDEN = {"dropped_modes_paper"}  # K - modes_paper; in results.json and report.html
+
+
+# --- the table ---------------------------------------------------------------------------------
+
+def metric_names(results: dict[str, Any]) -> list[str]:
+    """Metrics any model reported: the known ones in a fixed order, then the rest sorted."""
+    seen = {k for entry in results["models"].values() for k, v in entry.items()
+            if isinstance(v, dict) and "mean" in v}
+    return [m for m in METRICS if m in seen] + sorted(seen - set(METRICS))
+
+
+def cell(entry: dict[str, Any], metric: str) -> str:
+    """``mean ± std`` of one model's metric, or a dash when the model was not scored on it."""
+    value = entry.get(metric)
+    if not isinstance(value, dict) or "mean" not in value:
+        return DASH
+    m, s = value["mean"], value["std"]
+    if m is None:
+        return "diverged (NaN)"
+    fmt = METRICS.get(metric, ("", None, lambda a, b: f"{a:.4g} ± {b:.2g}"))[2]
+    return fmt(m, s or 0.0)
+
+
+def label(metric: str) -> str:
+    return METRICS[metric][0] if metric in METRICS else metric
+
+
+def table_rows(results: dict[str, Any], long_labels: bool = True
+               ) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: a row per metric (plus training time), a column per model. Short
+    labels are the bare metric names (for a terminal's width)."""
+    models = list(results["models"])
+    header = ["metric", *models]
+    names = metric_names(results)
+    if not long_labels:  # the terminal table leaves out what another row already says
+        names = [m for m in names if m not in TERMINAL_HIDDEN]
+    rows = [[f"{label(m)} [{m}]" if long_labels else m,
+             *(cell(results["models"][n], m) for n in models)] for m in names]
+    rows.append(["training wall time" if long_labels else "train seconds",
+                 *(f"{results['models'][n]['seconds']:.1f} s" for n in models)])
+    return header, rows
+
+
+def rich_table(results: dict[str, Any]) -> Table:
+    from rich.table import Table
+
+    seeds = results.get("settings", {}).get("seeds", "?")
+    header, rows = table_rows(results, long_labels=False)
+    table = Table(title=f"{results['dataset']}: mean ± std over {seeds} seeds")
+    for i, col in enumerate(header):
+        table.add_column(col, justify="left" if i == 0 else "right", no_wrap=i == 0)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+# --- the figure --------------------------------------------------------------------------------
+
+ROWS = ("samples (blue) over the data (grey)", "q(z) by component over p(z) (grey)",
+        "reconstructions by input's component")
+
+
+def save_figure(figures: dict[str, FigureData], dataset: Dataset, path: Path) -> None:
+    """Figure 8's layout: a column per model, rows for samples, q(z) and reconstructions."""
+    from genzoo.plots import pyplot
+
+    plt = pyplot()
+    names = list(figures)
+    fig, axes = plt.subplots(3, len(names), figsize=(3.2 * len(names), 9.6), squeeze=False)
+    num_classes = max(dataset.spec.num_classes, 1)
+    cmap = plt.get_cmap("hsv", num_classes + 1)  # +1: hsv wraps, keep first and last apart
+    for col, name in enumerate(names):
+        f = figures[name]
+        data = f.data.numpy()
+        span = max(float(abs(data).max()) * 1.25, 1e-3)
+        colours = f.component.numpy()
+        panels = [
+            (f.samples, data, (-span, span), None, "no sampler"),
+            (f.latent, None if f.prior is None else f.prior.numpy(), (-4, 4), colours,
+             "no encoder"),
+            (f.reconstruction, data, (-span, span), colours, "no encoder"),
+        ]
+        for row, (points, background, lim, c, missing) in enumerate(panels):
+            ax = axes[row][col]
+            ax.set_xlim(*lim)
+            ax.set_ylim(*lim)
+            ax.set_aspect("equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(name)
+            if col == 0:
+                ax.set_ylabel(ROWS[row], fontsize=8)
+            if points is None:
+                ax.text(0.5, 0.5, missing, ha="center", va="center", transform=ax.transAxes,
+                        color="grey")
+                continue
+            if background is not None:
+                ax.scatter(background[:, 0], background[:, 1], s=2, c="0.8", linewidths=0)
+            p = points.numpy()
+            if c is None:
+                ax.scatter(p[:, 0], p[:, 1], s=2, c="tab:blue", linewidths=0)
+            else:
+                ax.scatter(p[:, 0], p[:, 1], s=2, c=c, cmap=cmap, vmin=0,
+                           vmax=num_classes, linewidths=0)
+    fig.suptitle(f"{dataset.spec.name}: first seed of each model", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+# --- report.html -------------------------------------------------------------------------------
+
+_CSS = """
+body { font-family: sans-serif; max-width: 1200px; margin: 2em auto; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; font-size: 14px; }
+th:first-child, td:first-child { text-align: left; }
+tr.published td { background: #f4f4f4; font-style: italic; }
+.holds { color: #070; } .fails { color: #a00; } .mixed { color: #a60; } .nm { color: #777; }
+code, pre { background: #f6f6f6; }
+"""
+
+
+def _table_html(header: list[str], rows: list[list[str]], classes: list[str] | None = None
+                ) -> str:
+    e = html.escape
+    out = ["<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"]
+    for i, row in enumerate(rows):
+        cls = f' class="{classes[i]}"' if classes and classes[i] else ""
+        out.append(f"<tr{cls}>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def side_by_side(results: dict[str, Any]) -> tuple[list[str], list[list[str]], list[str]]:
+    """Measured (this compare) and published rows over the metrics both protocols share."""
+    header = ["", "model", *(label(m) for m in SIDE_BY_SIDE), "source"]
+    rows, classes = [], []
+    for name, entry in results["models"].items():
+        rows.append(["measured", name, *(cell(entry, m) for m in SIDE_BY_SIDE), "this compare"])
+        classes.append("")
+    dataset = results["dataset"]
+    if dataset in CEILING:
+        c = CEILING[dataset]
+        rows.append(["expected", "samples from the data itself",
+                     *(c.get(m, DASH) for m in SIDE_BY_SIDE), "P(χ²₂ < 9); REFERENCE.md"])
+        classes.append("published")
+    for pub in PUBLISHED.get(dataset, []):
+        rows.append(["published", pub["model"], *(pub.get(m, DASH) for m in SIDE_BY_SIDE),
+                     pub["source"]])
+        classes.append("published")
+    return header, rows, classes
+
+
+def write_html(results: dict[str, Any], findings: list[Finding], figure: Path,
+               path: Path) -> None:
+    """A self-contained page: table, findings, figure (base64 PNG), published numbers,
+    protocols and settings."""
+    e = html.escape
+    settings = results.get("settings", {})
+    header, rows = table_rows(results)
+    png = base64.b64encode(Path(figure).read_bytes()).decode("ascii")
+    verdict_class = {"holds": "holds", "does not hold": "fails", "mixed": "mixed"}
+    finding_items = "\n".join(
+        f'<li><b>{e(f.claim)}</b>: <span class="{verdict_class.get(f.verdict, "nm")}">'
+        f"{e(f.verdict)}</span> — {e(f.evidence)}</li>" for f in findings)
+    sb_header, sb_rows, sb_classes = side_by_side(results)
+    runs = []
+    for name, entry in results["models"].items():
+        run = entry.get("run", {})
+        skipped = "; ".join(f"{k}: {v}" for k, v in run.get("skipped", {}).items()) or "none"
+        errors = "; ".join(f"{k}: {v}" for k, v in run.get("errors", {}).items()) or "none"
+        runs.append([name, f"{entry['seconds']:.1f} s", f"{run.get('eval_seconds', 0):.1f} s",
+                     str(run.get("steps", "")), str(run.get("batch_size", "")),
+                     "yes" if run.get("vectorized") else "no (stacked)", skipped, errors,
+                     run.get("dir", "")])
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>genzoo compare: {e(results['dataset'])}</title><style>{_CSS}</style></head><body>
+<h1>genzoo compare on {e(results['dataset'])}</h1>
+<p>{e(str(settings.get('seeds', '?')))} seeds per model, preset
+<code>{e(str(settings.get('preset', '')))}</code>, device
+<code>{e(str(settings.get('device', '')))}</code>. Values are mean ± standard deviation over
+seeds (population std); a dash means the model cannot be scored on that metric.</p>
+<h2>Measured</h2>
+{_table_html(header, rows)}
+<h2>Does the paper's §4.5 hold here?</h2>
+<p>Judged from the measured seed means above.</p>
+<ul>{finding_items}</ul>
+<h2>Figure 8 layout</h2>
+<p>A column per model (its first seed); rows: samples over held-out data; q(z) coloured by
+mixture component over draws of p(z) = N(0, I); reconstructions coloured by their input's
+component. Blank panels: the model cannot do that.</p>
+<img alt="figure" src="data:image/png;base64,{png}" style="max-width:100%">
+<h2>Measured next to published</h2>
+<p>Grey rows are <b>published</b> numbers (REFERENCE.md), not measured here. Published ± is
+the standard error over 10 trials (PacGAN) or as printed (ALI paper); measured ± is the
+standard deviation over seeds.</p>
+{_table_html(sb_header, sb_rows, sb_classes)}
+<h2>Protocols</h2>
+<ul>
+<li><b>paper protocol</b> (ALI §4.5): 10,000 samples, each assigned to the component of highest
+responsibility (the nearest mean); <code>modes_paper</code> counts components with at least one
+sample.</li>
+<li><b>PacGAN/VEEGAN protocol</b>: 2,500 samples; a sample is high quality within 3σ of its
+nearest mean; <code>modes</code> counts components holding a high-quality sample;
+<code>high_quality</code> is their fraction; <code>reverse_kl</code> is Σ p log(p K) over the
+histogram of high-quality samples (log K when none is high quality).</li>
+<li><b>inference</b>: 10,000 held-out points; <code>latent_match</code> is the unbiased energy
+distance between their encodings and N(0, I) draws (0 when q(z) = p(z));
+<code>reconstruction_error</code> the mean squared distance ‖x − G_x(G_z(x))‖²;
+<code>reconstruction_mode_accuracy</code> the fraction reconstructed within 3σ of their own
+component's mean.</li>
+</ul>
+<h2>Runs</h2>
+{_table_html(["model", "training", "evaluation", "steps", "batch", "vectorized",
+              "skipped evaluators", "errors", "run directory"], runs)}
+<h2>Settings</h2>
+<pre>{e(json.dumps(settings, indent=2, sort_keys=True))}</pre>
+</body></html>
+"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
