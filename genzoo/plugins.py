@@ -93,6 +93,11 @@ def build_registry(extra_plugins: Iterable[tuple[str, Any]] = (),
             pm.register(plugin, name=name)
         except pluggy.PluginValidationError as exc:
             _fail(registry.plugins[name], exc, "is invalid", fatal=True)
+        except ValueError as exc:  # pluggy: the same module under a second entry-point name
+            first = next((n for n, p in pm.list_name_plugin() if p is plugin), "?")
+            raise PluginError(f"plugin {name!r} is the same module as plugin {first!r}; give "
+                              f"it one entry point, or block one with "
+                              f"GENZOO_DISABLE_PLUGINS={name}") from exc
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:

@@ -37,11 +37,22 @@ FORMAT_VERSION = 1
 _CKPT_RE = re.compile(r"^step-(\d+)\.json$")
 
 
+def _file_mode() -> int:
+    """The mode an ordinary ``open()`` would give a new file (mkstemp's is owner-only)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _file_mode()
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file, fsync and rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -177,6 +188,7 @@ class Run:
         os.close(fd)
         try:
             save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp)
+            os.chmod(tmp, _FILE_MODE)  # after save_file, which writes a new file
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
             digest = _sha256(Path(tmp))

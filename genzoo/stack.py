@@ -18,7 +18,7 @@ class ModelStack(Model):
     vectorized = True
 
     def __init__(self, members: list[Model]):
-        nn.Module.__init__()
+        nn.Module.__init__(self)
         first = members[0]
         self.name = first.name
         self.capabilities = first.capabilities

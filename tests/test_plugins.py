@@ -1,0 +1,268 @@
+"""The plugin manager: entry points, broken plugins, strict mode, blocking, bad hooks, clashes."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint
+
+import pytest
+import torch
+from host_helpers import plugin_module
+
+import genzoo.data.plugin
+from genzoo import hookimpl
+from genzoo import plugins as plugins_lib
+from genzoo.data.toy import GaussianMixture
+from genzoo.errors import GenzooError, PluginError
+from genzoo.evaluators.base import EvalResult, Evaluator
+from genzoo.model import Model
+from genzoo.plugins import build_registry
+
+
+@dataclass
+class TinyConfig:
+    width: int = 3
+
+
+def tiny_model(model_name: str) -> type[Model]:
+    class Tiny(Model):
+        """A model that only exists to be registered."""
+
+        name = model_name
+        Config = TinyConfig
+
+    return Tiny
+
+
+class Constant(Evaluator):
+    """Scores every replica 1.0."""
+
+    name = "constant"
+    metrics = ("one",)
+
+    def evaluate(self, model, dataset, *, seed=0, out_dir=None):
+        return EvalResult({"one": [1.0] * model.replicas})
+
+
+def registers_model(model_name: str, module_name: str | None = None):
+    @hookimpl
+    def genzoo_register_models(models):
+        models.add(tiny_model(model_name))
+
+    return plugin_module(module_name or f"plugin_{model_name}",
+                         genzoo_register_models=genzoo_register_models)
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    monkeypatch.delenv("GENZOO_STRICT_PLUGINS", raising=False)
+    monkeypatch.delenv("GENZOO_DISABLE_PLUGINS", raising=False)
+    monkeypatch.delenv("GENZOO_DEBUG", raising=False)
+    return monkeypatch
+
+
+@pytest.fixture
+def fake_entry_points(clean_env):
+    """Replace the installed entry points with modules of our own (put in sys.modules)."""
+
+    def install(**modules):
+        eps = []
+        for ep_name, module in modules.items():
+            if isinstance(module, str):  # a module path that does not import
+                eps.append(EntryPoint(ep_name, module, plugins_lib.ENTRY_POINT_GROUP))
+                continue
+            clean_env.setitem(sys.modules, module.__name__, module)
+            eps.append(EntryPoint(ep_name, module.__name__, plugins_lib.ENTRY_POINT_GROUP))
+
+        def entry_points(group=None, **_):
+            assert group == plugins_lib.ENTRY_POINT_GROUP
+            return eps
+
+        clean_env.setattr(plugins_lib, "entry_points", entry_points)
+
+    return install
+
+
+def test_all_three_hooks_register_through_a_plugin(clean_env):
+    built = []
+
+    def factory(**options):
+        built.append(options)
+        return GaussianMixture("dot", torch.zeros(1, 2), std=0.1)
+
+    @hookimpl
+    def genzoo_register_models(models):
+        models.add(tiny_model("tiny"))
+
+    @hookimpl
+    def genzoo_register_datasets(datasets):
+        datasets.add("dot", factory, description="one point")
+
+    @hookimpl
+    def genzoo_register_evaluators(evaluators):
+        evaluators.add(Constant)
+
+    module = plugin_module("three", genzoo_register_models=genzoo_register_models,
+                           genzoo_register_datasets=genzoo_register_datasets,
+                           genzoo_register_evaluators=genzoo_register_evaluators)
+    reg = build_registry(extra_plugins=[("three", module)], use_entry_points=False)
+    assert reg.models.names() == ["tiny"] and reg.model("tiny").name == "tiny"
+    assert reg.evaluator("constant") is Constant
+    assert built == []  # dataset factories run only when a dataset is used
+    assert reg.dataset("dot", data_dir="/x").spec.name == "dot" and built == [{"data_dir": "/x"}]
+    assert reg.plugins["three"].registered == {"models": ["tiny"], "datasets": ["dot"],
+                                               "evaluators": ["constant"]}
+    listing = reg.as_dict()
+    assert {m["name"]: m["plugin"] for m in listing["models"]} == {"tiny": "three"}
+    assert listing["datasets"][0]["description"] == "one point"
+    assert listing["evaluators"][0]["description"] == "Scores every replica 1.0."
+
+
+def test_a_plugin_that_fails_to_import_is_reported_and_the_rest_work(fake_entry_points, capsys):
+    fake_entry_points(good=registers_model("good"), broken="genzoo_no_such_module_xyz")
+    reg = build_registry()
+    assert reg.models.names() == ["good"]
+    assert reg.plugins["broken"].error.startswith("ModuleNotFoundError")
+    assert "genzoo_no_such_module_xyz" in reg.plugins["broken"].error
+    assert reg.plugins["good"].error is None
+    err = capsys.readouterr().err
+    assert "plugin 'broken'" in err and "failed to import" in err and "skipped" in err
+    assert "Traceback" not in err
+    broken = next(p for p in reg.as_dict()["plugins"] if p["name"] == "broken")
+    assert broken["error"] == reg.plugins["broken"].error
+
+
+def test_strict_mode_makes_a_broken_plugin_fatal(fake_entry_points, clean_env):
+    fake_entry_points(good=registers_model("good"), broken="genzoo_no_such_module_xyz")
+    clean_env.setenv("GENZOO_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="plugin 'broken'.*failed to import.*"
+                                          "ModuleNotFoundError"):
+        build_registry()
+
+
+@pytest.mark.parametrize("value", ["", "0"])
+def test_strict_mode_is_off_unless_set(fake_entry_points, clean_env, value):
+    fake_entry_points(broken="genzoo_no_such_module_xyz")
+    clean_env.setenv("GENZOO_STRICT_PLUGINS", value)
+    assert build_registry().plugins["broken"].error
+
+
+def test_a_plugin_raising_in_its_hook_is_skipped_without_its_half_registrations(
+        fake_entry_points, clean_env, capsys):
+    @hookimpl
+    def genzoo_register_models(models):
+        models.add(tiny_model("half"))
+        raise RuntimeError("disk on fire")
+
+    fake_entry_points(good=registers_model("good"),
+                      flaky=plugin_module("flaky", genzoo_register_models=genzoo_register_models))
+    reg = build_registry()
+    assert reg.models.names() == ["good"]
+    assert reg.plugins["flaky"].error == "RuntimeError: disk on fire"
+    assert "plugin 'flaky'" in capsys.readouterr().err
+    clean_env.setenv("GENZOO_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="flaky.*raised in genzoo_register_models.*disk on fire"):
+        build_registry()
+
+
+def test_disable_plugins_blocks_by_entry_point_name(fake_entry_points, clean_env, capsys):
+    fake_entry_points(a=registers_model("a"), b="genzoo_no_such_module_xyz",
+                      c=registers_model("c"))
+    clean_env.setenv("GENZOO_DISABLE_PLUGINS", " a, b ")
+    reg = build_registry(extra_plugins=[("a", registers_model("also_a"))])
+    assert reg.models.names() == ["c"]
+    assert set(reg.plugins) == {"c"}  # b is never imported, so it cannot fail
+    assert capsys.readouterr().err == ""
+
+
+def test_a_hookimpl_matching_no_hookspec_is_an_error_naming_it(clean_env):
+    @hookimpl
+    def genzoo_register_modles(models):  # a typo
+        pass
+
+    module = plugin_module("typo", genzoo_register_modles=genzoo_register_modles)
+    with pytest.raises(PluginError) as err:
+        build_registry(extra_plugins=[("typo", module)], use_entry_points=False)
+    assert "genzoo_register_modles" in str(err.value) and "'typo'" in str(err.value)
+
+
+def test_a_hookimpl_with_wrong_arguments_is_an_error_naming_the_plugin(clean_env):
+    @hookimpl
+    def genzoo_register_models(registry):  # the spec's argument is `models`
+        pass
+
+    module = plugin_module("wrongargs", genzoo_register_models=genzoo_register_models)
+    with pytest.raises(PluginError, match="'wrongargs'.*invalid"):
+        build_registry(extra_plugins=[("wrongargs", module)], use_entry_points=False)
+
+
+def test_two_plugins_registering_one_model_name_is_an_error_naming_both(fake_entry_points):
+    fake_entry_points(first=registers_model("same", "plugin_first"),
+                      second=registers_model("same", "plugin_second"))
+    with pytest.raises(PluginError) as err:
+        build_registry()
+    message = str(err.value)
+    assert "model 'same'" in message and "'first'" in message and "'second'" in message
+
+
+def test_one_module_under_two_entry_point_names_is_an_error_naming_both(fake_entry_points):
+    module = registers_model("once")
+    fake_entry_points(alpha=module, beta=module)
+    with pytest.raises(PluginError, match="plugin 'beta' is the same module as plugin 'alpha'"):
+        build_registry()
+
+
+@pytest.mark.parametrize("kind", ["dataset", "evaluator"])
+def test_duplicate_datasets_and_evaluators_are_errors_too(clean_env, kind):
+    if kind == "dataset":
+        @hookimpl
+        def genzoo_register_datasets(datasets):
+            datasets.add("grid25", lambda **_: None)
+
+        module = plugin_module("dup", genzoo_register_datasets=genzoo_register_datasets)
+    else:
+        @hookimpl
+        def genzoo_register_evaluators(evaluators):
+            evaluators.add(Constant)
+
+        module = plugin_module("dup", genzoo_register_evaluators=genzoo_register_evaluators)
+    first = ("core-datasets", genzoo.data.plugin) if kind == "dataset" else (
+        "first", plugin_module("first", genzoo_register_evaluators=genzoo_register_evaluators))
+    with pytest.raises(PluginError, match=f"{kind} .* registered twice: by plugin "
+                                          f"'{first[0]}' and by plugin 'dup'"):
+        build_registry(extra_plugins=[first, ("dup", module)], use_entry_points=False)
+
+
+def test_registering_something_that_is_not_a_model_is_an_error(clean_env):
+    @hookimpl
+    def genzoo_register_models(models):
+        models.add(object)
+
+    module = plugin_module("wrong", genzoo_register_models=genzoo_register_models)
+    with pytest.raises(PluginError, match="'wrong' registered .* must subclass genzoo.Model"):
+        build_registry(extra_plugins=[("wrong", module)], use_entry_points=False)
+
+
+def test_unknown_names_suggest_the_closest(clean_env):
+    reg = build_registry(extra_plugins=[("m", registers_model("gaussian"))],
+                         use_entry_points=False)
+    with pytest.raises(GenzooError, match="unknown model 'gausian'; did you mean gaussian"):
+        reg.model("gausian")
+
+
+def test_the_real_entry_points_hold_the_bundled_plugins(clean_env):
+    reg = build_registry()
+    bundled = {n for n, p in reg.plugins.items() if p.distribution == "genzoo"}
+    assert {"gan", "vae", "core-datasets"} <= bundled
+    assert all(reg.plugins[n].error is None for n in bundled)
+    assert {"gan", "vae"} <= set(reg.models.names())
+    assert {"grid25", "ring8"} <= set(reg.datasets.names())
+
+
+def test_the_registry_is_built_once_and_reset_forgets_it(clean_env):
+    plugins_lib.reset()
+    first = plugins_lib.registry()
+    assert plugins_lib.registry() is first
+    plugins_lib.reset()
+    assert plugins_lib.registry() is not first
