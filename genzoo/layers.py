@@ -11,13 +11,15 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from genzoo.rng import ReplicaRNG
 
 
 class Linear(nn.Module):
-    def __init__(self, rng: ReplicaRNG, fan_in: int, fan_out: int, init_std: float | None = None):
+    def __init__(self, rng: ReplicaRNG, fan_in: int, fan_out: int, init_std: float | None = None,
+                 bias: bool = True):
         super().__init__()
         # None: PyTorch's default scale (uniform, 1/sqrt(fan_in)); else N(0, init_std), zero bias
         if init_std is None:
@@ -26,9 +28,13 @@ class Linear(nn.Module):
         else:
             w = rng.randn(fan_in, fan_out) * init_std
         self.weight = nn.Parameter(w)
-        self.bias = nn.Parameter(torch.zeros(len(rng), 1, fan_out))
+        # no bias before a BatchNorm (it would be cancelled, and Adam would chase the rounding
+        # noise of its zero gradient); the original ALI code does the same
+        self.bias = nn.Parameter(torch.zeros(len(rng), 1, fan_out)) if bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.bias is None:
+            return torch.bmm(x, self.weight)
         return torch.baddbmm(self.bias, x, self.weight)
 
     def flops(self, batch: int) -> int:
@@ -38,7 +44,12 @@ class Linear(nn.Module):
 
 
 class BatchNorm(nn.Module):
-    """BatchNorm1d over the batch axis of each replica separately."""
+    """BatchNorm1d over the batch axis of each replica separately.
+
+    Computed by ``F.batch_norm`` on the (B, R * features) view of the input: every (replica,
+    feature) pair is one channel, so statistics never mix replicas, and the fused kernel is
+    several times faster than reducing over the middle axis of (R, B, features).
+    """
 
     def __init__(self, replicas: int, features: int, momentum: float = 0.1, eps: float = 1e-5):
         super().__init__()
@@ -49,16 +60,13 @@ class BatchNorm(nn.Module):
         self.register_buffer("running_var", torch.ones(replicas, 1, features))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training:
-            var, mean = torch.var_mean(x, dim=1, keepdim=True, correction=0)
-            with torch.no_grad():
-                n = x.shape[1]
-                self.running_mean.lerp_(mean, self.momentum)
-                self.running_var.lerp_(var * (n / max(n - 1, 1)), self.momentum)
-        else:
-            mean, var = self.running_mean, self.running_var
-        scale = self.weight * torch.rsqrt(var + self.eps)
-        return torch.addcmul(self.bias - mean * scale, x, scale)
+        r, b, f = x.shape
+        # running statistics are updated in place through these flat views (unbiased
+        # variance, running = (1 - momentum) * running + momentum * batch)
+        y = F.batch_norm(x.transpose(0, 1).reshape(b, r * f), self.running_mean.view(-1),
+                         self.running_var.view(-1), self.weight.view(-1), self.bias.view(-1),
+                         self.training, self.momentum, self.eps)
+        return y.view(b, r, f).transpose(0, 1)
 
 
 class Maxout(nn.Module):
@@ -90,7 +98,8 @@ class Dropout(nn.Module):
 
 def mlp(rng: ReplicaRNG, sizes: list[int], *, batchnorm: bool, activation: str = "relu",
         init_std: float | None = None, maxout_pieces: int = 1, dropout: tuple[float, ...] = (),
-        dropout_rng: ReplicaRNG | None = None, final_activation: bool = False) -> nn.Sequential:
+        dropout_rng: ReplicaRNG | None = None, final_activation: bool = False,
+        bn_momentum: float = 0.1) -> nn.Sequential:
     """An MLP ``sizes[0] -> ... -> sizes[-1]``: hidden layers get [BN], activation, [dropout].
 
     With ``maxout_pieces > 1`` each hidden layer is a maxout layer of ``sizes[i]`` units.
@@ -105,17 +114,18 @@ def mlp(rng: ReplicaRNG, sizes: list[int], *, batchnorm: bool, activation: str =
             layers.append(Dropout(dropout[i], dropout_rng))
         last = i == n_layers - 1
         pieces = maxout_pieces if not last else 1
-        layers.append(Linear(rng, sizes[i], sizes[i + 1] * pieces, init_std))
+        bn_next = batchnorm and not last
+        layers.append(Linear(rng, sizes[i], sizes[i + 1] * pieces, init_std, bias=not bn_next))
         if last and not final_activation:
             break
         if batchnorm and not last:
-            layers.append(BatchNorm(r, sizes[i + 1] * pieces))
+            layers.append(BatchNorm(r, sizes[i + 1] * pieces, momentum=bn_momentum))
         if pieces > 1:
             layers.append(Maxout(pieces))
-        elif activation == "relu":
-            layers.append(nn.ReLU())
+        elif activation == "relu":  # in place: Linear/BatchNorm backward never reads it
+            layers.append(nn.ReLU(inplace=True))
         elif activation == "leaky_relu":
-            layers.append(nn.LeakyReLU(0.2))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
         else:
             raise ValueError(f"unknown activation {activation!r}")
     return nn.Sequential(*layers)

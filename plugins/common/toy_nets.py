@@ -1,42 +1,165 @@
 """The toy-experiment networks of §4.5 (REFERENCE.md), replica-batched.
 
-Every network maps (R, B, in) -> (R, B, out). The paper's shapes are the defaults of the
-``paper`` presets; the sizes are config fields so a default preset can trade them for speed.
+Every network maps (R, B, in) -> (R, B, out); sizes come from the shared config fields in
+``genzoo_plugins.common.config``, so the ``paper`` presets rebuild the original code's networks
+and the ``default`` presets trade them for speed.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import torch
 from torch import nn
 
 from genzoo.layers import mlp
 from genzoo.rng import ReplicaRNG
+from genzoo_plugins.common.config import (
+    DecoderFields,
+    DiscriminatorFields,
+    EncoderFields,
+    JointDiscriminatorFields,
+)
 
 
-def decoder(rng: ReplicaRNG, z_dim: int, x_dim: int, hidden: int, layers: int, *,
-            batchnorm: bool, init_std: float | None) -> nn.Sequential:
-    """G_x: z -> layers × [Linear hidden, BN, ReLU] -> Linear x_dim."""
-    return mlp(rng, [z_dim] + [hidden] * layers + [x_dim], batchnorm=batchnorm,
-               init_std=init_std)
+def prior_sample(rng: ReplicaRNG, n: int, c: DecoderFields,
+                 device: torch.device | str = "cpu") -> torch.Tensor:
+    """z ~ p(z) = N(0, I), shape (R, n, z_dim), from each replica's own stream."""
+    return rng.randn(n, c.z_dim).to(device)
 
 
-def encoder(rng: ReplicaRNG, in_dim: int, out_dim: int, hidden: int, layers: int, *,
-            batchnorm: bool, init_std: float | None) -> nn.Sequential:
-    """G_z: x (optionally with noise concatenated) -> layers × [Linear, BN, ReLU] -> Linear."""
-    return mlp(rng, [in_dim] + [hidden] * layers + [out_dim], batchnorm=batchnorm,
-               init_std=init_std)
+def decoder(rng: ReplicaRNG, c: DecoderFields, x_dim: int) -> nn.Sequential:
+    """G_x: z -> decoder_layers x [Linear, (BN), ReLU] -> Linear x_dim."""
+    return mlp(rng, [c.z_dim] + [c.decoder_hidden] * c.decoder_layers + [x_dim],
+               batchnorm=c.batchnorm, bn_momentum=c.bn_momentum, init_std=c.init_std)
 
 
-def discriminator(rng: ReplicaRNG, in_dim: int, units: int, layers: int, pieces: int, *,
-                  dropout_in: float, dropout_hidden: float, init_std: float | None,
-                  dropout_rng: ReplicaRNG | None) -> nn.Sequential:
-    """D: input -> layers × maxout(units, pieces) -> Linear 1 (a logit), with dropout."""
-    dropout = (dropout_in,) + (dropout_hidden,) * layers
-    return mlp(rng, [in_dim] + [units] * layers + [1], batchnorm=False, init_std=init_std,
-               maxout_pieces=pieces, dropout=dropout, dropout_rng=dropout_rng,
-               activation="leaky_relu")
+class Encoder(nn.Module):
+    """G_z: x -> z, stochastic (Gaussian or noise input) or deterministic (BiGAN).
+
+    ``forward(x, rng)`` returns a sample z (R, B, z_dim) differentiable in the encoder's
+    weights; ``rng`` is the replicas' noise stream (unused by a deterministic encoder).
+    """
+
+    def __init__(self, rng: ReplicaRNG, c: EncoderFields, x_dim: int, z_dim: int,
+                 batchnorm: bool, bn_momentum: float, init_std: float | None):
+        super().__init__()
+        self.kind, self.z_dim, self.noise_dim = c.encoder, z_dim, c.encoder_noise_dim
+        in_dim = x_dim + (self.noise_dim if self.kind == "noise_input" else 0)
+        out_dim = 2 * z_dim if self.kind == "gaussian" else z_dim
+        self.net = mlp(rng, [in_dim] + [c.encoder_hidden] * c.encoder_layers + [out_dim],
+                       batchnorm=batchnorm, bn_momentum=bn_momentum, init_std=init_std)
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log sigma of q(z|x) (gaussian encoder only)."""
+        mu, log_sigma = self.net(x).chunk(2, dim=-1)
+        return mu, log_sigma.clamp(-12.0, 6.0)  # keeps exp() finite early in training
+
+    def forward(self, x: torch.Tensor, rng: ReplicaRNG) -> torch.Tensor:
+        if self.kind == "gaussian":
+            mu, log_sigma = self.posterior(x)
+            eps = rng.randn(*mu.shape[1:]).to(x.device)
+            return torch.addcmul(mu, log_sigma.exp(), eps)  # Eq. 2, the reparameterization
+        if self.kind == "noise_input":
+            eps = rng.randn(x.shape[1], self.noise_dim).to(x.device)
+            return self.net(torch.cat([x, eps], dim=-1))
+        return self.net(x)
 
 
-def adam(params, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
-    """Adam over replica-stacked parameters: elementwise, so each replica is independent."""
-    return torch.optim.Adam(list(params), lr=lr, betas=betas, foreach=True)
+def encoder(rng: ReplicaRNG, c: EncoderFields, d: DecoderFields, x_dim: int) -> Encoder:
+    """G_z with the generator side's BatchNorm and init settings."""
+    return Encoder(rng, c, x_dim, d.z_dim, d.batchnorm, d.bn_momentum, d.init_std)
+
+
+class FourierFeatures(nn.Module):
+    """x -> [x, sin(x W), cos(x W)] with a fixed random W (R, in, n) per replica."""
+
+    def __init__(self, rng: ReplicaRNG, in_dim: int, n: int, scale: float):
+        super().__init__()
+        self.register_buffer("freqs", rng.randn(in_dim, n) * scale)
+        self.out_dim = in_dim + 2 * n
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.bmm(x, self.freqs)
+        return torch.cat([x, torch.sin(y), torch.cos(y)], dim=-1)
+
+
+def _embed(rng: ReplicaRNG, c: DiscriminatorFields, x_dim: int) -> tuple[nn.Module, int]:
+    """D's view of x: Fourier features when configured, else x itself."""
+    if c.disc_fourier <= 0:
+        return nn.Identity(), x_dim
+    ff = FourierFeatures(rng, x_dim, c.disc_fourier, c.disc_fourier_scale)
+    return ff, ff.out_dim
+
+
+def _head(rng: ReplicaRNG, c: DiscriminatorFields, in_dim: int, init_std: float | None,
+          dropout_rng: ReplicaRNG, first_dropout: float) -> nn.Sequential:
+    """in_dim -> disc_layers x activation(disc_units) -> Linear 1, dropout on each input."""
+    pieces = c.disc_pieces if c.disc_activation == "maxout" else 1
+    dropout = (first_dropout,) + (c.dropout_hidden,) * c.disc_layers
+    return mlp(rng, [in_dim] + [c.disc_units] * c.disc_layers + [1], batchnorm=False,
+               init_std=init_std, maxout_pieces=pieces, dropout=dropout,
+               dropout_rng=dropout_rng, activation=_activation(c.disc_activation))
+
+
+def _activation(name: str) -> str:
+    return "leaky_relu" if name == "maxout" else name  # maxout is chosen through pieces
+
+
+def discriminator(rng: ReplicaRNG, c: DiscriminatorFields, x_dim: int, init_std: float | None,
+                  dropout_rng: ReplicaRNG) -> nn.Sequential:
+    """D(x) of the GAN: the joint head's shape on x alone; returns logits (R, B, 1)."""
+    embed, in_dim = _embed(rng, c, x_dim)
+    return nn.Sequential(embed, _head(rng, c, in_dim, init_std, dropout_rng, c.dropout_in))
+
+
+class JointDiscriminator(nn.Module):
+    """D(x, z) = head(concat(branch_x(x), branch_z(z))) on inputs concat(x, z).
+
+    With no branch layers the branches are identities and D is the original toy code's
+    concat(x, z) -> maxout head. Branch layers get dropout_in on their input; the head then
+    takes dropout_hidden on its (already processed) input.
+    """
+
+    def __init__(self, rng: ReplicaRNG, c: JointDiscriminatorFields, x_dim: int, z_dim: int,
+                 init_std: float | None, dropout_rng: ReplicaRNG):
+        super().__init__()
+        self.x_dim = x_dim
+        self.embed, ex = _embed(rng, c, x_dim)
+        self.branch_x = self._branch(rng, c, c.disc_x_layers, ex, init_std, dropout_rng)
+        self.branch_z = self._branch(rng, c, c.disc_z_layers, z_dim, init_std, dropout_rng)
+        hx = c.disc_branch_units if c.disc_x_layers else ex
+        hz = c.disc_branch_units if c.disc_z_layers else z_dim
+        branched = c.disc_x_layers or c.disc_z_layers
+        self.head = _head(rng, c, hx + hz, init_std, dropout_rng,
+                          c.dropout_hidden if branched else c.dropout_in)
+
+    @staticmethod
+    def _branch(rng: ReplicaRNG, c: JointDiscriminatorFields, layers: int, in_dim: int,
+                init_std: float | None, dropout_rng: ReplicaRNG) -> nn.Module:
+        if layers == 0:
+            return nn.Identity()
+        pieces = c.disc_pieces if c.disc_activation == "maxout" else 1
+        dropout = (c.dropout_in,) + (c.dropout_hidden,) * (layers - 1)
+        # built as a head of `layers` hidden layers without its output Linear, so every
+        # branch layer is a full activation(disc_branch_units) layer (maxout included)
+        net = mlp(rng, [in_dim] + [c.disc_branch_units] * layers + [1], batchnorm=False,
+                  init_std=init_std, maxout_pieces=pieces, dropout=dropout,
+                  dropout_rng=dropout_rng, activation=_activation(c.disc_activation))
+        return nn.Sequential(*list(net)[:-1])
+
+    def forward(self, xz: torch.Tensor) -> torch.Tensor:
+        if all(isinstance(m, nn.Identity) for m in (self.embed, self.branch_x, self.branch_z)):
+            return self.head(xz)
+        x, z = xz[..., :self.x_dim], xz[..., self.x_dim:]
+        return self.head(torch.cat([self.branch_x(self.embed(x)), self.branch_z(z)], dim=-1))
+
+
+def adam(params: Iterable[nn.Parameter], lr: float,
+         betas: tuple[float, float]) -> torch.optim.Adam:
+    """Adam over replica-stacked parameters: elementwise, so each replica is independent.
+
+    ``fused`` runs the whole update as one kernel per dtype (on CPU too), which matters when a
+    toy step is only a few milliseconds of matmuls.
+    """
+    return torch.optim.Adam(list(params), lr=lr, betas=betas, fused=True)

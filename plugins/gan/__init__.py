@@ -1,1 +1,1 @@
-"""GAN baselines: plain GAN (more to come: learned inverse mapping, post-hoc inference)."""
+"""GAN baselines: plain GAN, learned inverse mapping and post-hoc learned inference (§2.2)."""

@@ -1,0 +1,120 @@
+"""Achieved FLOP rate of a toy training step next to this machine's fp32 matmul rate.
+
+    .venv/bin/python bench/toy_flops.py [--model ali] [--seeds 10] [--steps 50] [--set K=V ...]
+
+Both numbers come from the same run:
+
+- **peak**: a large ``torch.mm`` (fp32, square, 2 n^3 FLOPs per product), best of a few
+  timed repeats, using the threads torch uses for training.
+- **step**: the model's ``train_step`` at its default preset (batch size from its Config),
+  with all seeds vectorized as in ``genzoo compare``. FLOPs per step are counted by
+  ``torch.utils.flop_counter.FlopCounterMode`` over one real step: every matmul that runs
+  (the replica-batched ``baddbmm`` of each Linear layer forward, and the ``bmm`` products of
+  its backward: the weight gradient always, the input gradient only where autograd needs it).
+  That is the Linear layers' forward + backward work as executed; elementwise work
+  (activations, BatchNorm, Adam) and data drawing cost time but are not counted. The
+  analytic count "forward + 2 x forward for backward" of the Linear layers is printed too.
+- **ratio** = achieved step FLOP rate / peak matmul rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from genzoo import config as config_lib
+from genzoo import plugins
+from genzoo.api import build_model_from_config
+from genzoo.layers import Linear
+from genzoo.trainer import Trainer, TrainSettings
+
+
+def matmul_rate(n: int = 2048, seconds: float = 1.0, repeats: int = 3) -> float:
+    """Best GFLOP/s of ``torch.mm`` on two n x n fp32 matrices."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = 0.0
+    for _ in range(repeats):
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds / repeats:
+            torch.mm(a, b)
+            count += 1
+        best = max(best, 2 * n**3 * count / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+def linear_rows(model: torch.nn.Module, trainer: Trainer) -> int:
+    """Analytic Linear FLOPs of one step: forward rows counted by hooks, times 3."""
+    total = 0
+
+    def hook(module: Linear, inputs: tuple[torch.Tensor, ...], _out: torch.Tensor) -> None:
+        nonlocal total
+        total += module.flops(inputs[0].shape[1])
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, Linear)]
+    model.train_step(trainer.draw(), trainer.step, trainer.settings.steps)
+    trainer.step += 1
+    for h in handles:
+        h.remove()
+    return 3 * total
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="ali")
+    p.add_argument("--toy", default="grid25")
+    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--steps", type=int, default=50, help="timed steps (after warm-up)")
+    p.add_argument("--repeats", type=int, default=3, help="timed blocks; the best is kept")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    args = p.parse_args()
+
+    reg = plugins.registry()
+    cls = reg.model(args.model)
+    data = reg.dataset(args.toy)
+    config = cls.make_config(data.spec, "default",
+                             config_lib.parse_overrides(cls.Config, args.sets))
+    seeds = list(range(args.seeds))
+    model = build_model_from_config(cls, config, data, seeds)
+    total = args.steps * args.repeats + 10
+    trainer = Trainer(model, data, TrainSettings(steps=total, batch_size=config.batch_size,
+                                                 log_every=10**9, checkpoint_every=0))
+    model.train()
+
+    def step() -> None:
+        model.train_step(trainer.draw(), trainer.step, total)
+        trainer.step += 1
+
+    for _ in range(3):  # warm-up: allocator, first-call kernels
+        step()
+    with FlopCounterMode(display=False) as counter:
+        step()
+    counted = counter.get_total_flops()
+    analytic = linear_rows(model, trainer)
+
+    peak = matmul_rate()
+    best = float("inf")
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            step()
+        best = min(best, (time.perf_counter() - start) / args.steps)
+    rate = counted / best / 1e9
+    print(f"threads            {torch.get_num_threads()}")
+    print(f"model              {args.model} ({args.seeds} seeds vectorized, batch "
+          f"{config.batch_size} per seed, default preset)")
+    print(f"FLOPs per step     {counted / 1e9:.3f} GFLOP counted "
+          f"(Linear fwd + 2x bwd analytic: {analytic / 1e9:.3f} GFLOP)")
+    print(f"step time          {best * 1e3:.2f} ms (best of {args.repeats} x {args.steps})")
+    print(f"achieved           {rate:.1f} GFLOP/s")
+    print(f"fp32 matmul peak   {peak:.1f} GFLOP/s (torch.mm 2048x2048)")
+    print(f"ratio              {rate / peak:.1%}")
+    # recomputed peak after the steps, so a busy machine shows as a spread
+    print(f"peak after         {matmul_rate():.1f} GFLOP/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,10 @@
+"""Registers ALI."""
+
+from genzoo.hookspecs import hookimpl
+from genzoo.registry import ModelRegistry
+from genzoo_plugins.ali.model import ALI
+
+
+@hookimpl
+def genzoo_register_models(models: ModelRegistry) -> None:
+    models.add(ALI)

@@ -1,0 +1,101 @@
+"""Config fields shared by the toy models, and the original code's settings (``paper`` presets).
+
+Each model's Config is a dataclass built from the groups below, so a field means the same thing
+in every model (``--set decoder_hidden=400`` sizes the same decoder in ali, gan and vae). The
+field defaults are the ``default`` preset, tuned for speed and quality on a 2-core CPU (see
+docs/models.md); a model may redeclare a field to change its own default. The ``PAPER_*``
+dicts at the end are the original code's settings, the ``paper`` presets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Activation = Literal["maxout", "leaky_relu", "relu"]
+
+
+@dataclass
+class DecoderFields:
+    z_dim: int = 2  # latent size; the prior p(z) is a z_dim-d standard normal
+    decoder_hidden: int = 128  # width of G_x
+    decoder_layers: int = 3  # hidden layers of G_x
+    batchnorm: bool = True  # BatchNorm after each hidden Linear of G_x and G_z
+    bn_momentum: float = 0.1  # running-statistics update rate (the original code: 0.05)
+    init_std: float | None = None  # N(0, init_std) weights, zero biases; None = PyTorch init
+
+
+@dataclass
+class EncoderFields:
+    # gaussian: x -> (mu, log sigma), z = mu + sigma * eps (Eq. 2); noise_input: the original
+    # code's [x, eps] -> z; deterministic: x -> z (BiGAN)
+    encoder: Literal["gaussian", "noise_input", "deterministic"] = "gaussian"
+    encoder_hidden: int = 128  # width of G_z
+    encoder_layers: int = 2  # hidden layers of G_z
+    encoder_noise_dim: int = 2  # size of eps for the noise_input encoder
+
+
+@dataclass
+class DiscriminatorFields:
+    disc_units: int = 128  # units per hidden layer of D's joint head (or of D(x) in a GAN)
+    disc_layers: int = 3  # hidden layers of that head
+    disc_activation: Activation = "leaky_relu"
+    disc_pieces: int = 5  # maxout pieces (with disc_activation = maxout)
+    dropout_in: float = 0.0  # dropout on D's input
+    dropout_hidden: float = 0.0  # dropout on the inputs of D's later layers
+    # random Fourier features of x for D (Tancik et al. 2020): [x, sin(xW), cos(xW)] with fixed
+    # W ~ N(0, disc_fourier_scale^2); lets a small D draw the grid's sharp modes early
+    disc_fourier: int = 64  # number of frequencies; 0 = D sees x itself
+    disc_fourier_scale: float = 0.5  # std of the frequencies, in radians per unit of x
+
+
+@dataclass
+class JointDiscriminatorFields(DiscriminatorFields):
+    # D(x, z) = head(concat(branch_x(x), branch_z(z))); 0 layers = the branch is the identity,
+    # which is the original toy code (concat(x, z) straight into the maxout head)
+    disc_x_layers: int = 0  # hidden layers of the x branch
+    disc_z_layers: int = 0  # hidden layers of the z branch
+    disc_branch_units: int = 128  # width of each branch's hidden layers
+
+
+@dataclass
+class OptimFields:
+    lr: float = 5e-4  # Adam learning rate (of the generator side, in a game)
+    beta1: float = 0.5
+    beta2: float = 0.9
+    lr_decay: Literal["none", "linear", "cosine"] = "linear"  # anneal learning rates to 0 ...
+    decay_start: float = 0.5  # ... from this fraction of training (of the phase) onwards
+    steps: int = 2000  # suggested training length (CLI default)
+    batch_size: int = 256  # suggested batch size per seed (CLI default)
+
+
+@dataclass
+class GameFields(OptimFields):
+    generator_loss: Literal["nonsaturating", "saturating"] = "nonsaturating"  # Eq. 4 or Eq. 1
+    # simultaneous: one forward pass, D and G both step from it (the original code);
+    # d_then_g / g_then_d: alternate, the second update sees the first one's new weights
+    update_order: Literal["simultaneous", "d_then_g", "g_then_d"] = "d_then_g"
+    lr_d: float | None = None  # Adam learning rate of D; None = lr
+    r1_gamma: float = 0.0  # R1 penalty gamma/2 * |grad D|^2 on real pairs; 0 = off
+    r1_every: int = 1  # lazy R1: apply it every k steps, scaled by k
+    d_steps: int = 2  # D updates per step; each takes batch_size / d_steps of the batch
+    instance_noise: float = 0.5  # std of N(0, s^2) added to x of every pair D sees ...
+    instance_noise_until: float = 0.4  # ... annealed linearly to 0 at this fraction of training
+
+
+# The original toy code's settings (REFERENCE.md; IshmaelBelghazi/ALI experiments/
+# ali_mixture.py): 200 epochs of 100,000 samples at batch 100 = 200,000 steps.
+PAPER_DECODER = {"z_dim": 2, "decoder_hidden": 400, "decoder_layers": 4, "batchnorm": True,
+                 "bn_momentum": 0.05, "init_std": 0.02}
+PAPER_ENCODER = {"encoder": "noise_input", "encoder_hidden": 400, "encoder_layers": 2,
+                 "encoder_noise_dim": 2}
+PAPER_DISCRIMINATOR = {"disc_units": 200, "disc_layers": 3, "disc_activation": "maxout",
+                       "disc_pieces": 5, "dropout_in": 0.2, "dropout_hidden": 0.5,
+                       "disc_fourier": 0, "disc_fourier_scale": 1.0}
+PAPER_JOINT = {**PAPER_DISCRIMINATOR, "disc_x_layers": 0, "disc_z_layers": 0,
+               "disc_branch_units": 200}
+PAPER_OPTIM = {"lr": 1e-4, "beta1": 0.8, "beta2": 0.999, "lr_decay": "none",
+               "decay_start": 0.0, "steps": 200_000, "batch_size": 100}
+PAPER_GAME = {**PAPER_OPTIM, "generator_loss": "nonsaturating",
+              "update_order": "simultaneous", "lr_d": None, "r1_gamma": 0.0, "r1_every": 1,
+              "d_steps": 1, "instance_noise": 0.0, "instance_noise_until": 0.5}

@@ -1,0 +1,192 @@
+"""The adversarial game shared by GAN, ALI, BiGAN and post-hoc inference: losses and one step.
+
+D outputs a logit l; D(.) = sigmoid(l). With "real" pairs from q (data, or (x, G_z(x)) in ALI)
+and "fake" pairs from p (G_x(z), or (G_x(z), z)):
+
+- D loss (minus Eq. 1):   softplus(-l_real) + softplus(l_fake)
+- saturating G (Eq. 1):  -softplus(-l_real) - softplus(l_fake)   (= minus the D loss)
+- non-saturating (Eq. 4): softplus(l_real) + softplus(-l_fake)
+
+Every loss is a per-replica mean over the batch, shape (R,); replicas are summed before
+backward, which keeps their gradients apart because no parameter is shared between replicas.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genzoo.rng import ReplicaRNG
+from genzoo_plugins.common.config import GameFields
+
+Pairs = tuple[torch.Tensor, torch.Tensor]  # (real, fake), each (R, B, features)
+
+
+def d_loss(l_real: torch.Tensor, l_fake: torch.Tensor) -> torch.Tensor:
+    """Minus the value function of Eq. 1, per replica: logits (R, B) -> (R,)."""
+    return F.softplus(-l_real).mean(1) + F.softplus(l_fake).mean(1)
+
+
+def g_loss(l_real: torch.Tensor, l_fake: torch.Tensor, kind: str) -> torch.Tensor:
+    """The generator side's loss, per replica: Eq. 4 (non-saturating) or Eq. 1 (saturating)."""
+    if kind == "nonsaturating":
+        return F.softplus(l_real).mean(1) + F.softplus(-l_fake).mean(1)
+    return -d_loss(l_real, l_fake)
+
+
+def _g_over_d_slope(l_real: torch.Tensor, l_fake: torch.Tensor, kind: str) -> torch.Tensor:
+    """Per sample, dL_G/dl divided by dL_D/dl, shape (R, 2B).
+
+    Saturating: -1. Non-saturating: sigmoid(l) / -sigmoid(-l) = -exp(l) on real pairs and
+    -sigmoid(-l) / sigmoid(l) = -exp(-l) on fake pairs (clamped so 0 * inf cannot occur).
+    """
+    if kind == "saturating":
+        return torch.full((l_real.shape[0], l_real.shape[1] + l_fake.shape[1]), -1.0,
+                          dtype=l_real.dtype, device=l_real.device)
+    return -torch.cat([l_real, -l_fake], dim=1).clamp(max=80.0).exp()
+
+
+def lr_scale(progress: float, kind: str, start: float) -> float:
+    """Learning-rate multiplier at ``progress`` in [0, 1) of the training phase."""
+    if kind == "none" or progress < start:
+        return 1.0
+    t = (progress - start) / max(1.0 - start, 1e-12)
+    return 1.0 - t if kind == "linear" else 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+class Game:
+    """One update of a discriminator against a generator side (whatever produces the pairs).
+
+    ``step(make_pairs, x, index, progress)`` splits the real batch ``x`` (R, B, ...) into
+    ``d_steps`` equal slices. Each slice but the last gives one extra D update on pairs made
+    without a graph; the last gives the main update, where ``make_pairs(slice)`` returns
+    (real, fake) inputs of D carrying the generator side's autograd graph, and D and the
+    generator side are updated in the configured order. The simultaneous order (the original
+    code's) needs one forward and one backward pass through D: D is a per-sample function (no
+    BatchNorm), so the generator's gradient at each pair is the D loss's gradient there times
+    the scalar slope ratio above.
+
+    Instance noise (Sønderby et al. 2016), when configured, adds N(0, s^2) to the first
+    ``x_dim`` features of every real and fake pair D sees, with s annealed linearly from
+    ``instance_noise`` to 0 at ``instance_noise_until`` of the phase: D first compares blurred
+    densities (smooth, global gradients that spread the generator over all modes), then
+    sharpens.
+    """
+
+    def __init__(self, disc: nn.Module, opt_d: torch.optim.Optimizer,
+                 opt_g: torch.optim.Optimizer, config: GameFields, x_dim: int,
+                 noise: ReplicaRNG):
+        self.disc, self.opt_d, self.opt_g, self.config = disc, opt_d, opt_g, config
+        self.x_dim, self.noise = x_dim, noise
+        self.lr_g = config.lr
+        self.lr_d = config.lr if config.lr_d is None else config.lr_d
+        self.index = 0  # the training step being taken (lazy R1 keys on it)
+        self.blur = 0.0  # the instance-noise std of the current step
+
+    def _set_lr(self, progress: float) -> None:
+        s = lr_scale(progress, self.config.lr_decay, self.config.decay_start)
+        for opt, base in ((self.opt_d, self.lr_d), (self.opt_g, self.lr_g)):
+            for group in opt.param_groups:
+                group["lr"] = base * s
+
+    def _blurred(self, pairs: Pairs) -> Pairs:
+        if self.blur <= 0:
+            return pairs
+        return tuple(self._add_noise(t) for t in pairs)  # type: ignore[return-value]
+
+    def _add_noise(self, t: torch.Tensor) -> torch.Tensor:
+        eps = self.noise.randn(t.shape[1], self.x_dim).to(t.device) * self.blur
+        if t.shape[-1] == self.x_dim:
+            return t + eps
+        return torch.cat([t[..., :self.x_dim] + eps, t[..., self.x_dim:]], dim=-1)
+
+    def _logits(self, pairs: torch.Tensor) -> torch.Tensor:
+        return self.disc(pairs).squeeze(-1)
+
+    def _d_backward(self, real: torch.Tensor, fake: torch.Tensor,
+                    leaf: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Backward of the D loss (plus R1) into D's grads and ``leaf.grad``; returns
+        (loss_d, logits)."""
+        logits = self._logits(leaf)
+        b = real.shape[1]
+        loss = d_loss(logits[:, :b], logits[:, b:])
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        self._r1(real)
+        return loss.detach(), logits.detach()
+
+    def _r1(self, real: torch.Tensor) -> None:
+        """Adds the R1 penalty's gradient (Mescheder et al. 2018) to D's grads."""
+        c = self.config
+        if c.r1_gamma <= 0 or self.index % c.r1_every:
+            return
+        x = real.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(self._logits(x).sum(), x, create_graph=True)
+        penalty = 0.5 * c.r1_gamma * c.r1_every * grad.square().sum(-1).mean(1)
+        penalty.sum().backward()
+
+    def _d_step(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        loss, _ = self._d_backward(real, fake, torch.cat([real, fake], dim=1).detach())
+        self.opt_d.step()
+        return loss
+
+    def _g_backward(self, pairs: torch.Tensor, b: int) -> torch.Tensor:
+        """Backward of the G loss into the generator side only (D's weights get no grads)."""
+        leaf = pairs.detach().requires_grad_(True)
+        logits = self._logits(leaf)
+        loss = g_loss(logits[:, :b], logits[:, b:], self.config.generator_loss)
+        loss.sum().backward(inputs=[leaf])  # input gradients only: D's weights get none
+        self.opt_g.zero_grad(set_to_none=True)
+        if pairs.requires_grad:
+            pairs.backward(leaf.grad)
+        return loss.detach()
+
+    def step(self, make_pairs: Callable[[torch.Tensor], Pairs], x: torch.Tensor, index: int,
+             progress: float) -> dict[str, torch.Tensor]:
+        """One update at step ``index`` of the phase, ``progress`` in [0, 1) through it."""
+        c = self.config
+        self.index = index
+        self._set_lr(progress)
+        self.blur = c.instance_noise * max(0.0, 1.0 - progress / max(c.instance_noise_until,
+                                                                      1e-12))
+        slices = x.chunk(c.d_steps, dim=1) if c.d_steps > 1 else (x,)
+        for part in slices[:-1]:
+            with torch.no_grad():
+                pairs = self._blurred(make_pairs(part))
+            self._d_step(*pairs)
+        x = slices[-1]
+        if c.update_order == "simultaneous":
+            return self._simultaneous(*self._blurred(make_pairs(x)))
+        if c.update_order == "d_then_g":
+            real, fake = self._blurred(make_pairs(x))
+            loss_d = self._d_step(real, fake)
+            loss_g = self._g_backward(torch.cat([real, fake], dim=1), real.shape[1])
+            self.opt_g.step()
+        else:  # g_then_d: D then learns against pairs from the updated generator side
+            real, fake = self._blurred(make_pairs(x))
+            loss_g = self._g_backward(torch.cat([real, fake], dim=1), real.shape[1])
+            self.opt_g.step()
+            with torch.no_grad():
+                real, fake = self._blurred(make_pairs(x))
+            loss_d = self._d_step(real, fake)
+        return {"loss_d": loss_d, "loss_g": loss_g}
+
+    def _simultaneous(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        b = real.shape[1]
+        pairs = torch.cat([real, fake], dim=1)
+        leaf = pairs.detach().requires_grad_(True)
+        loss_d, logits = self._d_backward(real, fake, leaf)
+        l_real, l_fake = logits[:, :b], logits[:, b:]
+        self.opt_g.zero_grad(set_to_none=True)
+        if pairs.requires_grad:
+            slope = _g_over_d_slope(l_real, l_fake, self.config.generator_loss)
+            assert leaf.grad is not None
+            pairs.backward(leaf.grad * slope.unsqueeze(-1))
+        self.opt_d.step()
+        self.opt_g.step()
+        return {"loss_d": loss_d,
+                "loss_g": g_loss(l_real, l_fake, self.config.generator_loss)}

@@ -1,0 +1,55 @@
+"""Post-hoc learned inference (§2.2): after the GAN, train G_z in ALI's game, decoder frozen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from genzoo.rng import ReplicaRNG
+from genzoo_plugins.common import toy_nets
+from genzoo_plugins.common.config import PAPER_JOINT, JointDiscriminatorFields
+from genzoo_plugins.common.game import Game, Pairs
+from genzoo_plugins.gan.two_phase import TwoPhaseConfig, TwoPhaseGAN
+
+
+@dataclass
+class PosthocConfig(TwoPhaseConfig, JointDiscriminatorFields):
+    """The GAN's settings plus the encoder's; the joint D shares the disc_* fields with D(x)."""
+
+
+class GANPosthoc(TwoPhaseGAN):
+    """GAN, then an encoder against a joint discriminator D(x, z) with the decoder frozen."""
+
+    name = "gan-posthoc"
+    Config = PosthocConfig
+    presets = {"paper": {**TwoPhaseGAN.presets["paper"], **PAPER_JOINT}}
+
+    def build(self, init: ReplicaRNG, x_dim: int) -> None:
+        super().build(init, x_dim)
+        c = self.config
+        self.joint_discriminator = toy_nets.JointDiscriminator(init, c, x_dim, c.z_dim,
+                                                               c.init_std, self.noise)
+        lr_d = c.lr if c.lr_d is None else c.lr_d
+        self.opt_jd = toy_nets.adam(self.joint_discriminator.parameters(), lr_d,
+                                    (c.beta1, c.beta2))
+        self.opt_e = toy_nets.adam(self.encoder.parameters(), c.lr, (c.beta1, c.beta2))
+        self.encoder_game = Game(self.joint_discriminator, self.opt_jd, self.opt_e, c, x_dim,
+                                 self.noise)
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {**super().optimizers(), "joint_discriminator": self.opt_jd,
+                "encoder": self.opt_e}
+
+    def joint_pairs(self, x: torch.Tensor) -> Pairs:
+        """ALI's pairs with the decoder frozen: only (x, G_z(x)) carries a graph."""
+        z = toy_nets.prior_sample(self.noise, x.shape[1], self.config, x.device)
+        z_hat = self.encoder(x, self.noise)
+        with torch.no_grad():
+            x_fake = self.decoder(z)
+        return torch.cat([x, z_hat], dim=-1), torch.cat([x_fake, z], dim=-1)
+
+    def encoder_step(self, x: torch.Tensor, index: int, progress: float
+                     ) -> dict[str, torch.Tensor]:
+        out = self.encoder_game.step(self.joint_pairs, x, index, progress)
+        return {"loss_jd": out["loss_d"], "loss_e": out["loss_g"]}
