@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -49,12 +50,18 @@ def start(registry: Registry, model_name: str, dataset_name: str, *, out: Path |
           preset: str = "default", overrides: dict[str, Any] | None = None,
           seeds: Sequence[int] = (0,), settings: TrainSettings | None = None,
           device: str = "auto", progress: bool = False,
-          data_options: dict[str, Any] | None = None) -> Session:
-    """Build everything for a new training run (nothing is trained yet)."""
+          data_options: dict[str, Any] | None = None,
+          dataset: Dataset | None = None) -> Session:
+    """Build everything for a new training run (nothing is trained yet).
+
+    ``dataset``, when the caller already built ``dataset_name`` (with ``data_options``), is
+    used as is rather than loaded a second time.
+    """
     settings = settings or TrainSettings()
     settings.validate()
     dev = resolve_device(device)
-    dataset = registry.dataset(dataset_name, **(data_options or {}))
+    if dataset is None:
+        dataset = registry.dataset(dataset_name, **(data_options or {}))
     model = build_model(registry, model_name, dataset, preset=preset, overrides=overrides,
                         seeds=seeds)
     config = {
@@ -125,8 +132,6 @@ def evaluate(registry: Registry, session: Session, metrics: Sequence[str], *,
         path = session.run.path / "results.json"
         previous: dict[str, Any] = {}
         if path.exists():
-            import json
-
             try:
                 previous = json.loads(path.read_text())
             except ValueError:

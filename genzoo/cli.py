@@ -154,7 +154,8 @@ def train(
             session = api.start(reg, model, name, out=out, preset=preset, overrides=overrides,
                                 seeds=range(seed, seed + seeds), settings=settings,
                                 device=device, progress=progress,
-                                data_options=_data_options(data_dir, download, verify))
+                                data_options=_data_options(data_dir, download, verify),
+                                dataset=ds)
         session.trainer.fit()
         console.print(f"run written to [bold]{session.run.path}[/bold] "
                       f"(step {session.trainer.step}, {session.trainer.seconds:.1f}s)")

@@ -152,7 +152,7 @@ def run_compare(registry: Registry, settings: CompareSettings, out: Path, *,
         session = api.start(registry, name, settings.dataset, out=out / "runs" / name,
                             preset=settings.preset, overrides=overrides,
                             seeds=range(settings.seeds), settings=train,
-                            device=settings.device, progress=progress)
+                            device=settings.device, progress=progress, dataset=dataset)
         started = time.perf_counter()
         session.trainer.fit()
         seconds = time.perf_counter() - started
