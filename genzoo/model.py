@@ -11,6 +11,10 @@ stacks several instances when it needs several seeds (``genzoo.stack.ModelStack`
 - ``decode(z)``           -> x of shape (R, n, *x_shape)                  (with "encode")
 - ``reconstruct(x, rng)`` -> decode(encode(x))                            capability "reconstruct"
 - ``classify(x)``         -> logits (R, n, classes)                       capability "classify"
+- ``features(x)``         -> (R, n, d) a fixed-length representation for linear probes
+                             (the L2-SVM protocol): for encoders, the posterior mean and the
+                             outputs of the encoder's last three hidden layers, flattened
+                                                                          capability "features"
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from genzoo import config as config_lib
 from genzoo.errors import GenzooError, PluginError
 from genzoo.rng import ReplicaRNG
 
-CAPABILITIES = frozenset({"sample", "encode", "reconstruct", "classify"})
+CAPABILITIES = frozenset({"sample", "encode", "reconstruct", "classify", "features"})
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,8 @@ class Model(nn.Module):
         if unknown:
             raise PluginError(f"model {cls.name!r} declares unknown capabilities "
                               f"{sorted(unknown)}; known: {sorted(CAPABILITIES)}")
-        needed = {"sample": "sample", "encode": "encode", "classify": "classify"}
+        needed = {"sample": "sample", "encode": "encode", "classify": "classify",
+                  "features": "features"}
         for cap, method in needed.items():
             if cap in cls.capabilities and getattr(cls, method) is getattr(Model, method):
                 raise PluginError(f"model {cls.name!r} declares {cap!r} but does not "
@@ -155,6 +160,9 @@ class Model(nn.Module):
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         raise GenzooError(f"model {self.name!r} cannot classify")
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        raise GenzooError(f"model {self.name!r} has no feature extractor")
 
     def can(self, capability: str) -> bool:
         return capability in self.capabilities

@@ -59,6 +59,9 @@ class ModelStack(Model):
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([m.classify(x[i : i + 1]) for i, m in enumerate(self.members)])
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([m.features(x[i : i + 1]) for i, m in enumerate(self.members)])
+
 
 def _slice(batch: Batch, i: int) -> Batch:
     return Batch(batch.x[i : i + 1], None if batch.y is None else batch.y[i : i + 1])

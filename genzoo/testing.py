@@ -154,6 +154,8 @@ def _outputs(case: _Case, model: Model, n: int = 6) -> dict[str, torch.Tensor]:
             out["reconstruct"] = model.reconstruct(x, rng())
         if model.can("classify"):
             out["classify"] = model.classify(x)
+        if model.can("features"):
+            out["features"] = model.features(x)
     return out
 
 
@@ -327,7 +329,8 @@ def check_capabilities(model_cls: type[Model], dataset: Dataset | None = None,
     out = _outputs(case, model, n)
     expected: dict[str, tuple[int, ...] | None] = {
         "sample": (r, n, *x_shape), "decode": (r, n, *x_shape),
-        "reconstruct": (r, n, *x_shape), "encode": None, "classify": None}
+        "reconstruct": (r, n, *x_shape), "encode": None, "classify": None,
+        "features": None}
     for cap, value in out.items():
         if not torch.is_tensor(value):
             raise case.fail(f"{cap}() returned {type(value).__name__}, not a tensor")
