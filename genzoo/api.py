@@ -13,6 +13,7 @@ import torch
 
 import genzoo
 from genzoo import config as config_lib
+from genzoo import distributed
 from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError
 from genzoo.evaluators.base import EvalResult
@@ -69,11 +70,13 @@ def start(registry: Registry, model_name: str, dataset_name: str, *, out: Path |
         "data_options": {k: str(v) for k, v in (data_options or {}).items()},
         "preset": preset, "model_config": config_lib.to_dict(model.config),
         "seeds": list(seeds), "train": asdict(settings), "device": device,
+        "world_size": distributed.env_world_size(),  # processes; batch_size is per process
         "genzoo_version": genzoo.__version__, "torch_version": torch.__version__,
         "plugins": _plugin_versions(registry),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    run = Run.create(out, config) if out is not None else None
+    # under torchrun only rank 0 creates (and writes) the run directory
+    run = Run.create(out, config) if out is not None and distributed.is_main_process() else None
     trainer = Trainer(model, dataset, settings, run=run, device=dev, progress=progress)
     return Session(model, dataset, run, trainer, config)
 
@@ -152,3 +155,19 @@ def summarize(metrics: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
         out[key] = {"mean": float(t.mean()), "std": float(t.std(correction=0)),
                     "values": [float(v) for v in values]}
     return out
+
+
+def fid(registry: Registry, a: str, b: str, *, weights: str | Path | None = None,
+        kid: bool = False, batch_size: int = 100, limit: int | None = None,
+        device: str = "auto", cache: bool = True,
+        data_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """FID (and KID) between two image sources (``genzoo fid``): each a folder or .zip of
+    images, or a dataset ``NAME[:SPLIT]``; offline (see genzoo.fid_weights)."""
+    from genzoo import fid as fid_lib
+
+    if limit is not None and limit < 2:
+        raise GenzooError(f"--limit must be at least 2 images, got {limit}")
+    return fid_lib.compare_sources(a, b, registry, weights=weights, with_kid=kid,
+                                   batch_size=batch_size, limit=limit,
+                                   device=resolve_device(device), cache=cache,
+                                   data_options=data_options)

@@ -136,6 +136,12 @@ class Model(nn.Module):
         """The optimizers ``train_step`` steps, by name; checkpoints save their state."""
         return {}
 
+    def training_data(self, dataset: Any) -> Any:
+        """The dataset the trainer draws training batches from: ``dataset`` itself, or a
+        wrapper (semi-supervised ALI draws [unlabelled; labelled] batches through
+        ``genzoo.data.labelled.LabelledSubset``). Evaluation always reads ``dataset``."""
+        return dataset
+
     def train_step(self, batch: Batch, step: int, total_steps: int) -> dict[str, torch.Tensor]:
         """One optimisation step on ``batch``. Returns scalar metrics, each of shape (R,).
 

@@ -8,11 +8,13 @@ from typing import Any
 
 import torch
 
+from genzoo import distributed
 from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError
 from genzoo.model import Batch, Model
 from genzoo.rng import ReplicaRNG
 from genzoo.runs import Checkpoint, Run
+from genzoo.snapshots import Snapshots
 
 
 @dataclass
@@ -51,7 +53,8 @@ class Trainer:
     Each seed draws its batches from its own "data" generator; the batch has the replica axis
     first. With a ``run``, metrics and checkpoints are written there; ``resume_from`` restores
     weights, optimizer state, step and every RNG, so a resumed run ends bit for bit where an
-    uninterrupted one would (on CPU).
+    uninterrupted one would (on CPU). Started by torchrun, it trains data-parallel (gradients
+    averaged over the processes, rank 0 writing): see ``genzoo.distributed``.
     """
 
     def __init__(self, model: Model, dataset: Dataset, settings: TrainSettings,
@@ -60,14 +63,23 @@ class Trainer:
         settings.validate()
         self.model = model
         self.dataset = dataset
+        self.train_data = model.training_data(dataset)  # what batches are drawn from
         self.settings = settings
-        self.run = run
-        self.device = torch.device(device)
-        self.progress = progress
-        self.data_rng = ReplicaRNG(model.seeds, "data")
+        # under torchrun (see genzoo.distributed): this rank's device and data stream; every
+        # rank reads a resumed run (self.source), rank 0 alone writes (self.run)
+        self.dp, self.device = distributed.setup(torch.device(device))
+        is_main = self.dp is None or self.dp.is_main
+        self.source = run
+        self.run = run if is_main else None
+        self.progress = progress and is_main
+        self.data_rng = (ReplicaRNG(model.seeds, "data") if self.dp is None
+                         else distributed.rank_rng(model.seeds, "data", self.dp.rank))
+        self.trained_world_size = 1 if self.dp is None else self.dp.world_size
         self.step = 0
         self.seconds = 0.0
         model.to(self.device)
+        if self.dp is not None:
+            self.dp.prepare(model)
 
     # --- state -------------------------------------------------------------------------------
 
@@ -115,27 +127,37 @@ class Trainer:
             opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
         self.model.noise.set_state(t["rng/noise"])
         self.data_rng.set_state(t["rng/data"])
+        self.trained_world_size = int(ckpt.meta.get("world_size", 1))
+        if self.dp is not None:
+            self.dp.load_rng(t, self.model, self.data_rng)
         self.step = ckpt.step
         self.seconds = float(ckpt.meta.get("seconds", 0.0))
 
     def save(self) -> None:
+        # distributed: a collective every rank joins, even those that write nothing
+        extras = (None if self.dp is None else
+                  self.dp.checkpoint_extras(self.model, self.data_rng, self.step))
         if self.run is None:
             return
         tensors, meta = self.state()
+        if extras is not None:
+            tensors.update(extras[0])
+            meta.update(extras[1])
         self.run.save_checkpoint(self.step, tensors, meta, keep=self.settings.keep_checkpoints)
 
     def resume(self) -> None:
         """Continue from the run's latest checkpoint."""
-        assert self.run is not None
-        self.load_state(self.run.load_checkpoint())
-        self.run.truncate_metrics(self.step)
+        assert self.source is not None
+        self.load_state(self.source.load_checkpoint())
+        if self.run is not None:
+            self.run.truncate_metrics(self.step)
 
     # --- loop --------------------------------------------------------------------------------
 
     def draw(self) -> Batch:
         xs, ys = [], []
         for g in self.data_rng.generators:
-            x, y = self.dataset.draw(self.settings.batch_size, g)
+            x, y = self.train_data.draw(self.settings.batch_size, g)
             xs.append(x)
             ys.append(y)
         y = None if ys[0] is None else torch.stack(ys)
@@ -146,25 +168,42 @@ class Trainer:
         model = self.model
         model.train()
         base_seconds, started = self.seconds, time.perf_counter()
-        bar = _ProgressBar(s.steps, self.step) if self.progress else None
+        distributed.check_world_size(self.trained_world_size, self.dp)
+        detach = self.dp.attach(model) if self.dp is not None else None
+        world = 1 if self.dp is None else self.dp.world_size  # batch_size is per process
+        images = (s.batch_size * model.replicas * world
+                  if self.dataset.spec.kind == "image" else 0)
+        bar = _ProgressBar(s.steps, self.step, images) if self.progress else None
+        # image runs: sample and reconstruction grids each epoch and at the end
+        shots = Snapshots.for_run(model, self.dataset,
+                                  self.run.path if self.run is not None else None,
+                                  s.batch_size * world)
         try:
             while self.step < s.steps:
+                if self.dp is not None:
+                    self.dp.sync_buffers(model)  # rank 0's buffers, as DDP syncs them
                 metrics = model.train_step(self.draw(), self.step, s.steps)
                 self.step += 1
                 done = self.step == s.steps
                 if self.step % s.log_every == 0 or done:
+                    if self.dp is not None:
+                        metrics = self.dp.mean_metrics(metrics)  # over the global batch
                     self.seconds = base_seconds + time.perf_counter() - started
                     record = self._record(metrics)
                     if self.run is not None:
                         self.run.log_metrics(record)
                     if bar is not None:
                         bar.update(self.step, record)
+                if shots is not None:
+                    shots.after_step(self.step, done)
                 if done or (s.checkpoint_every and self.step % s.checkpoint_every == 0):
                     self.seconds = base_seconds + time.perf_counter() - started
                     self.save()
         finally:
             if bar is not None:
                 bar.close()
+            if detach is not None:
+                detach()
         model.eval()
         return model
 
@@ -182,9 +221,9 @@ class Trainer:
 
 
 class _ProgressBar:
-    """A rich progress bar: step, losses, steps/s and ETA."""
+    """A rich progress bar: step, losses, steps/s (and images/s for images) and ETA."""
 
-    def __init__(self, total: int, start: int):
+    def __init__(self, total: int, start: int, images_per_step: int = 0):
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -200,14 +239,18 @@ class _ProgressBar:
         self.task = self.progress.add_task("train", total=total, completed=start,
                                            rate="", losses="")
         self.start, self.started = start, time.perf_counter()
+        self.images_per_step = images_per_step
         self.progress.start()
 
     def update(self, step: int, record: dict[str, Any]) -> None:
         elapsed = max(time.perf_counter() - self.started, 1e-9)
         losses = " ".join(f"{k}={v:.3f}" for k, v in record.items()
                           if k not in ("step", "seconds", "per_seed"))
-        self.progress.update(self.task, completed=step,
-                             rate=f"{(step - self.start) / elapsed:.1f} steps/s", losses=losses)
+        rate = (step - self.start) / elapsed
+        text = f"{rate:.1f} steps/s"
+        if self.images_per_step:
+            text += f" {rate * self.images_per_step:.0f} images/s"
+        self.progress.update(self.task, completed=step, rate=text, losses=losses)
 
     def close(self) -> None:
         self.progress.stop()

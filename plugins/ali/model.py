@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from genzoo.errors import GenzooError
 from genzoo.model import Batch, DataSpec, Model
 from genzoo.rng import ReplicaRNG
-from genzoo_plugins.common import toy_nets
+from genzoo_plugins.common import conditioning, k_plus_one, networks, toy_nets
+from genzoo_plugins.common.conditioning import ConditionFields
 from genzoo_plugins.common.config import (
     PAPER_DECODER,
     PAPER_ENCODER,
@@ -19,61 +21,180 @@ from genzoo_plugins.common.config import (
     DecoderFields,
     EncoderFields,
     GameFields,
+    ImageFields,
     JointDiscriminatorFields,
 )
 from genzoo_plugins.common.game import Game, Pairs
+from genzoo_plugins.common.image_presets import by_kind, image_default, image_paper
 
 
 @dataclass
-class ALIConfig(GameFields, JointDiscriminatorFields, EncoderFields, DecoderFields):
+class ALIConfig(ImageFields, GameFields, JointDiscriminatorFields, EncoderFields, DecoderFields,
+                ConditionFields):
     """ALI's settings; the defaults (the ``default`` preset) are tuned for a 2-core CPU."""
 
 
+# the original toy code's settings (the ``paper`` preset on toy data)
+PAPER_TOY = {**PAPER_DECODER, **PAPER_ENCODER, **PAPER_JOINT, **PAPER_GAME}
+
+
 class ALI(Model):
-    """Adversarially learned inference: G_z(x) and G_x(z) against D(x, z) (Eq. 1 and 4)."""
+    """Adversarially learned inference: G_z(x) and G_x(z) against D(x, z) (Eq. 1 and 4).
+
+    Conditional ALI (``condition`` labels/attributes, §4.4, Eq. 7): G_z(x, y), G_x(z, y) and
+    D(x, z, y), with the data's y on both sides (``conditioning``). ``sample``, ``encode``,
+    ``decode``, ``reconstruct`` and ``features`` take an optional ``y`` — class indices (R, n)
+    or (n,), or 0/1 attributes (R, n, A) or (n, A). Given none, a conditional model draws y
+    from the training data's marginal (``conditioning.Marginal``) with the call's rng
+    (sample, encode, reconstruct) or uses its mean (decode, features).
+
+    Semi-supervised ALI (``labels`` > 0, §4.3): D has K+1 outputs (``k_plus_one``), batches
+    come as [unlabelled; labelled] (``training_data``), and ``classify`` gives the K class
+    logits of D(x, E[z | x]).
+    """
 
     name = "ali"
     Config = ALIConfig
-    capabilities = frozenset({"sample", "encode", "reconstruct"})
+    capabilities = frozenset({"sample", "encode", "reconstruct", "features"})
     vectorized = True
-    presets = {"paper": {**PAPER_DECODER, **PAPER_ENCODER, **PAPER_JOINT, **PAPER_GAME}}
+    presets = {"default": by_kind(ALIConfig, {}, image_default),
+               "paper": by_kind(ALIConfig, PAPER_TOY, image_paper)}
 
     def __init__(self, config: ALIConfig, data: DataSpec, seeds: Sequence[int] = (0,)):
         super().__init__(config, data, seeds)
-        if len(data.x_shape) != 1:
-            raise GenzooError(f"{self.name}'s networks are the toy MLPs; data "
-                              f"{data.name!r} has shape {data.x_shape}, use a toy dataset")
         c = config
+        self.y_dim = conditioning.y_dim(c, data)
+        _check_extensions(c, data, self.y_dim)
+        self.marginal = (conditioning.Marginal(len(self.seeds), self.y_dim, c.condition)
+                         if self.y_dim else None)
+        if c.labels:
+            self.capabilities = ALI.capabilities | {"classify"}
         init = ReplicaRNG(self.seeds, "init")
-        x_dim = data.x_shape[0]
-        self.decoder = toy_nets.decoder(init, c, x_dim)
-        self.encoder = toy_nets.encoder(init, c, c, x_dim)
-        self.discriminator = toy_nets.JointDiscriminator(init, c, x_dim, c.z_dim, c.init_std,
-                                                         self.noise)
+        self.decoder = networks.decoder(init, self.noise, c, data)
+        self.encoder = networks.encoder(init, self.noise, c, data)
+        self.discriminator = networks.joint_discriminator(init, self.noise, c, data)
         lr_d = c.lr if c.lr_d is None else c.lr_d
         self.opt_d = toy_nets.adam(self.discriminator.parameters(), lr_d, (c.beta1, c.beta2))
         self.opt_g = toy_nets.adam([*self.encoder.parameters(), *self.decoder.parameters()],
                                    c.lr, (c.beta1, c.beta2))
-        self.game = Game(self.discriminator, self.opt_d, self.opt_g, c, x_dim, self.noise)
+        game = k_plus_one.ClassGame if c.labels else Game
+        self.game = game(self.discriminator, self.opt_d, self.opt_g, c, networks.x_dim(data),
+                         self.noise)
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"discriminator": self.opt_d, "generator": self.opt_g}
 
-    def pairs(self, x: torch.Tensor) -> Pairs:
-        """(x, z_hat ~ q(z|x)) and (x_tilde ~ p(x|z), z ~ p(z)): D's inputs, with graphs."""
+    def training_data(self, dataset: Any) -> Any:
+        if not self.config.labels:
+            return dataset
+        from genzoo.data.labelled import LabelledSubset
+
+        # the labelled subset is fixed by the run's first seed
+        return LabelledSubset(dataset, self.config.labels, self.seeds[0])
+
+    def _enc(self, x: torch.Tensor, rng: ReplicaRNG, y: torch.Tensor | None) -> torch.Tensor:
+        return self.encoder(x, rng) if y is None else self.encoder(x, rng, y)
+
+    def _dec(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return self.decoder(z) if y is None else self.decoder(z, y)
+
+    def pairs(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Pairs:
+        """(x, z_hat ~ q(z|x)) and (x_tilde ~ p(x|z), z ~ p(z)): D's inputs, with graphs;
+        conditional: (x, z_hat, y) and (x_tilde, z, y) with G_z and G_x given y too."""
         z = toy_nets.prior_sample(self.noise, x.shape[1], self.config, x.device)
-        z_hat = self.encoder(x, self.noise)
-        return torch.cat([x, z_hat], dim=-1), torch.cat([self.decoder(z), z], dim=-1)
+        z_hat = self._enc(x, self.noise, y)
+        real = [networks.flat(x), z_hat]
+        fake = [networks.flat(self._dec(z, y)), z]
+        if y is not None:
+            real.append(y)
+            fake.append(y)
+        return torch.cat(real, dim=-1), torch.cat(fake, dim=-1)
 
     def train_step(self, batch: Batch, step: int, total_steps: int) -> dict[str, torch.Tensor]:
-        return self.game.step(self.pairs, batch.x, step, step / total_steps)
+        progress = step / total_steps
+        if self.config.labels:
+            if batch.y is None:
+                raise GenzooError("semi-supervised ALI needs labelled batches")
+            n_l = int((batch.y[0] >= 0).sum())  # LabelledSubset: the labelled ones come last
+            assert isinstance(self.game, k_plus_one.ClassGame)
+            self.game.labels = batch.y[:, batch.y.shape[1] - n_l:]
+            return self.game.step(self.pairs, batch.x, step, progress)
+        if self.marginal is not None:
+            if batch.y is None:
+                raise GenzooError(f"conditional ALI needs labels; dataset {self.data.name!r} "
+                                  f"gave none")
+            y = conditioning.vector(batch.y, self.config.condition, self.y_dim)
+            self.marginal.update(y)
+            return self.game.step(lambda x: self.pairs(x, y), batch.x, step, progress)
+        return self.game.step(self.pairs, batch.x, step, progress)
 
-    def sample(self, n: int, rng: ReplicaRNG | None = None) -> torch.Tensor:
+    def _y(self, y: Any, n: int, rng: ReplicaRNG | None) -> torch.Tensor | None:
+        """The y vector (R, n, y_dim) for a call given ``y`` (or None: see the class doc)."""
+        if self.marginal is None:
+            if y is not None:
+                raise GenzooError("this ali run is not conditional (condition=none): it "
+                                  "takes no y")
+            return None
+        if y is None:
+            return (self.marginal.mean(n) if rng is None
+                    else self.marginal.draw(n, rng.generators))
+        y = torch.as_tensor(y)
+        if y.dim() == (1 if self.config.condition == "labels" else 2):  # no replica axis
+            y = y.unsqueeze(0).expand(self.replicas, *y.shape)
+        if y.shape[0] != self.replicas or y.shape[1] != n:
+            raise GenzooError(f"y has shape {tuple(y.shape)}; expected {self.replicas} "
+                              f"replica(s) by {n} examples")
+        return conditioning.vector(y, self.config.condition, self.y_dim).to(self.device)
+
+    def sample(self, n: int, rng: ReplicaRNG | None = None, y: Any = None) -> torch.Tensor:
         rng = rng or self.noise
-        return self.decoder(toy_nets.prior_sample(rng, n, self.config, self.device))
+        z = toy_nets.prior_sample(rng, n, self.config, self.device)
+        return self._dec(z, self._y(y, n, rng))
 
-    def encode(self, x: torch.Tensor, rng: ReplicaRNG | None = None) -> torch.Tensor:
-        return self.encoder(x, rng or self.noise)
+    def encode(self, x: torch.Tensor, rng: ReplicaRNG | None = None,
+               y: Any = None) -> torch.Tensor:
+        rng = rng or self.noise
+        return self._enc(x, rng, self._y(y, x.shape[1], rng))
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
+    def decode(self, z: torch.Tensor, y: Any = None) -> torch.Tensor:
+        return self._dec(z, self._y(y, z.shape[1], None))
+
+    def reconstruct(self, x: torch.Tensor, rng: ReplicaRNG | None = None,
+                    y: Any = None) -> torch.Tensor:
+        rng = rng or self.noise
+        yv = self._y(y, x.shape[1], rng)  # the same y for G_z and G_x
+        return self._dec(self._enc(x, rng, yv), yv)
+
+    def features(self, x: torch.Tensor, y: Any = None) -> torch.Tensor:
+        if self.marginal is not None:
+            return self.encoder.features(x, self._y(y, x.shape[1], None))
+        return networks.encoder_features(self.encoder, x)
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Semi-supervised runs: the K class logits of D(x, posterior mean of z) (R, n, K)."""
+        if not self.config.labels:
+            raise GenzooError("this ali run cannot classify: train it semi-supervised with "
+                              "--labels N")
+        if self.encoder.kind == "gaussian":
+            z = self.encoder.posterior(x)[0]
+        else:
+            z = self.encoder.params(x)
+        return self.discriminator(torch.cat([networks.flat(x), z], dim=-1))[..., :-1]
+
+
+def _check_extensions(c: ALIConfig, data: DataSpec, y_dim: int) -> None:
+    """Refuse settings the conditional and semi-supervised games do not support."""
+    if (y_dim or c.labels) and c.d_steps != 1:
+        raise GenzooError("conditional and semi-supervised ALI take one D update per step: "
+                          "--set d_steps=1")
+    if not c.labels:
+        return
+    if data.kind != "image" or data.num_classes <= 0 or data.attributes:
+        raise GenzooError(f"semi-supervised ALI (--labels) needs an image dataset with class "
+                          f"labels; {data.name!r} has none")
+    if y_dim:
+        raise GenzooError("semi-supervised ALI (--labels) is not conditional: drop "
+                          "--condition")
+    if c.update_order == "simultaneous" or c.r1_gamma > 0 or c.disc_pack != 1:
+        raise GenzooError("semi-supervised ALI's K+1-class D takes update_order=d_then_g or "
+                          "g_then_d, r1_gamma=0 and disc_pack=1")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from genzoo_plugins.ali.model import ALI, ALIConfig
+from genzoo_plugins.ali.model import ALI, PAPER_TOY, ALIConfig
+from genzoo_plugins.common.image_presets import by_kind, image_default, image_paper
 
 
 @dataclass
@@ -20,4 +21,6 @@ class BiGAN(ALI):
 
     name = "bigan"
     Config = BiGANConfig
-    presets = {"paper": {**ALI.presets["paper"], "encoder": "deterministic"}}
+    presets = {"default": by_kind(BiGANConfig, {}, image_default, encoder="deterministic"),
+               "paper": by_kind(BiGANConfig, {**PAPER_TOY, "encoder": "deterministic"},
+                                image_paper, encoder="deterministic")}

@@ -23,6 +23,9 @@ class DecoderFields:
     batchnorm: bool = True  # BatchNorm after each hidden Linear of G_x and G_z
     bn_momentum: float = 0.1  # running-statistics update rate (the original code: 0.05)
     init_std: float | None = None  # N(0, init_std) weights, zero biases; None = PyTorch init
+    # random Fourier features of z for G_x: [z, sin(zW), cos(zW)], W ~ N(0, scale^2) fixed
+    decoder_fourier: int = 64  # number of frequencies; 0 = G_x sees z itself
+    decoder_fourier_scale: float = 2.0  # std of the frequencies, in radians per unit of z
 
 
 @dataclass
@@ -47,6 +50,7 @@ class DiscriminatorFields:
     # W ~ N(0, disc_fourier_scale^2); lets a small D draw the grid's sharp modes early
     disc_fourier: int = 64  # number of frequencies; 0 = D sees x itself
     disc_fourier_scale: float = 0.5  # std of the frequencies, in radians per unit of x
+    disc_pack: int = 1  # PacGAN: D judges this many samples (or pairs) at once; 1 = off
 
 
 @dataclass
@@ -65,7 +69,7 @@ class OptimFields:
     beta2: float = 0.9
     lr_decay: Literal["none", "linear", "cosine"] = "linear"  # anneal learning rates to 0 ...
     decay_start: float = 0.5  # ... from this fraction of training (of the phase) onwards
-    steps: int = 2000  # suggested training length (CLI default)
+    steps: int = 1500  # suggested training length (CLI default)
     batch_size: int = 256  # suggested batch size per seed (CLI default)
 
 
@@ -78,20 +82,34 @@ class GameFields(OptimFields):
     lr_d: float | None = None  # Adam learning rate of D; None = lr
     r1_gamma: float = 0.0  # R1 penalty gamma/2 * |grad D|^2 on real pairs; 0 = off
     r1_every: int = 1  # lazy R1: apply it every k steps, scaled by k
-    d_steps: int = 2  # D updates per step; each takes batch_size / d_steps of the batch
+    d_steps: int = 1  # D updates per step; each takes batch_size / d_steps of the batch
     instance_noise: float = 0.5  # std of N(0, s^2) added to x of every pair D sees ...
     instance_noise_until: float = 0.4  # ... annealed linearly to 0 at this fraction of training
+
+
+@dataclass
+class ImageFields:
+    # image data only (toy data ignore them): which convolutional networks G_z, G_x and D are
+    # (plugins/common/image_specs.py); auto = the dataset's paper table (svhn: Table 4,
+    # cifar10: 3, celeba: 5, tinyimagenet64: 6), else dcgan, a generic net sized from the input
+    image_net: Literal["auto", "dcgan", "cifar10", "svhn", "celeba", "tinyimagenet64"] = "auto"
+    image_width: int = 32  # dcgan: feature maps of the first layer, doubled at each halving
+    # BatchNorm in D: split = statistics of the real and the fake half of D's batch apart
+    # (DCGAN's practice; one joint batch lets D win within ~50 steps on mnist5k), joint = one
+    # batch of both (the original ALI code), none = no BatchNorm in D
+    image_disc_bn: Literal["split", "joint", "none"] = "split"
 
 
 # The original toy code's settings (REFERENCE.md; IshmaelBelghazi/ALI experiments/
 # ali_mixture.py): 200 epochs of 100,000 samples at batch 100 = 200,000 steps.
 PAPER_DECODER = {"z_dim": 2, "decoder_hidden": 400, "decoder_layers": 4, "batchnorm": True,
-                 "bn_momentum": 0.05, "init_std": 0.02}
+                 "bn_momentum": 0.05, "init_std": 0.02, "decoder_fourier": 0,
+                 "decoder_fourier_scale": 1.0}
 PAPER_ENCODER = {"encoder": "noise_input", "encoder_hidden": 400, "encoder_layers": 2,
                  "encoder_noise_dim": 2}
 PAPER_DISCRIMINATOR = {"disc_units": 200, "disc_layers": 3, "disc_activation": "maxout",
                        "disc_pieces": 5, "dropout_in": 0.2, "dropout_hidden": 0.5,
-                       "disc_fourier": 0, "disc_fourier_scale": 1.0}
+                       "disc_fourier": 0, "disc_fourier_scale": 1.0, "disc_pack": 1}
 PAPER_JOINT = {**PAPER_DISCRIMINATOR, "disc_x_layers": 0, "disc_z_layers": 0,
                "disc_branch_units": 200}
 PAPER_OPTIM = {"lr": 1e-4, "beta1": 0.8, "beta2": 0.999, "lr_decay": "none",

@@ -82,6 +82,7 @@ class Game:
                  noise: ReplicaRNG):
         self.disc, self.opt_d, self.opt_g, self.config = disc, opt_d, opt_g, config
         self.x_dim, self.noise = x_dim, noise
+        self.pack = getattr(disc, "pack", 1)  # PacGAN: D gives one logit per group of pack
         self.lr_g = config.lr
         self.lr_d = config.lr if config.lr_d is None else config.lr_d
         self.index = 0  # the training step being taken (lazy R1 keys on it)
@@ -107,13 +108,21 @@ class Game:
     def _logits(self, pairs: torch.Tensor) -> torch.Tensor:
         return self.disc(pairs).squeeze(-1)
 
+    # The two losses on D's logits for [real; fake] pairs, the first b real; a subclass with
+    # another D (k_plus_one.ClassGame: K+1 classes) replaces them and keeps the update orders.
+    def loss_d(self, logits: torch.Tensor, b: int) -> torch.Tensor:
+        return d_loss(logits[:, :b], logits[:, b:])
+
+    def loss_g(self, logits: torch.Tensor, b: int) -> torch.Tensor:
+        return g_loss(logits[:, :b], logits[:, b:], self.config.generator_loss)
+
     def _d_backward(self, real: torch.Tensor, fake: torch.Tensor,
                     leaf: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Backward of the D loss (plus R1) into D's grads and ``leaf.grad``; returns
         (loss_d, logits)."""
         logits = self._logits(leaf)
-        b = real.shape[1]
-        loss = d_loss(logits[:, :b], logits[:, b:])
+        b = real.shape[1] // self.pack
+        loss = self.loss_d(logits, b)
         self.opt_d.zero_grad(set_to_none=True)
         loss.sum().backward()
         self._r1(real)
@@ -126,7 +135,8 @@ class Game:
             return
         x = real.detach().requires_grad_(True)
         (grad,) = torch.autograd.grad(self._logits(x).sum(), x, create_graph=True)
-        penalty = 0.5 * c.r1_gamma * c.r1_every * grad.square().sum(-1).mean(1)
+        # per D input (a group of pack samples): the squared gradient summed over its members
+        penalty = 0.5 * c.r1_gamma * c.r1_every * self.pack * grad.square().sum(-1).mean(1)
         penalty.sum().backward()
 
     def _d_step(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -138,7 +148,8 @@ class Game:
         """Backward of the G loss into the generator side only (D's weights get no grads)."""
         leaf = pairs.detach().requires_grad_(True)
         logits = self._logits(leaf)
-        loss = g_loss(logits[:, :b], logits[:, b:], self.config.generator_loss)
+        b //= self.pack
+        loss = self.loss_g(logits, b)
         loss.sum().backward(inputs=[leaf])  # input gradients only: D's weights get none
         self.opt_g.zero_grad(set_to_none=True)
         if pairs.requires_grad:
@@ -176,7 +187,7 @@ class Game:
         return {"loss_d": loss_d, "loss_g": loss_g}
 
     def _simultaneous(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
-        b = real.shape[1]
+        b = real.shape[1] // self.pack
         pairs = torch.cat([real, fake], dim=1)
         leaf = pairs.detach().requires_grad_(True)
         loss_d, logits = self._d_backward(real, fake, leaf)
@@ -184,6 +195,8 @@ class Game:
         self.opt_g.zero_grad(set_to_none=True)
         if pairs.requires_grad:
             slope = _g_over_d_slope(l_real, l_fake, self.config.generator_loss)
+            if self.pack > 1:  # one logit per group: each member gets its group's slope
+                slope = slope.repeat_interleave(self.pack, dim=1)
             assert leaf.grad is not None
             pairs.backward(leaf.grad * slope.unsqueeze(-1))
         self.opt_d.step()

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from genzoo.errors import GenzooError
 from genzoo.layers import mlp
 from genzoo.rng import ReplicaRNG
 from genzoo_plugins.common.config import (
@@ -29,9 +30,19 @@ def prior_sample(rng: ReplicaRNG, n: int, c: DecoderFields,
 
 
 def decoder(rng: ReplicaRNG, c: DecoderFields, x_dim: int) -> nn.Sequential:
-    """G_x: z -> decoder_layers x [Linear, (BN), ReLU] -> Linear x_dim."""
-    return mlp(rng, [c.z_dim] + [c.decoder_hidden] * c.decoder_layers + [x_dim],
-               batchnorm=c.batchnorm, bn_momentum=c.bn_momentum, init_std=c.init_std)
+    """G_x: z -> [Fourier features] -> decoder_layers x [Linear, (BN), ReLU] -> Linear x_dim.
+
+    Fourier features of z let a small G_x make the sharp z -> x transitions that put almost
+    no mass between the modes (a ReLU MLP on z itself needs thousands of steps to grow them).
+    """
+    first: list[nn.Module] = []
+    in_dim = c.z_dim
+    if c.decoder_fourier > 0:
+        ff = FourierFeatures(rng, c.z_dim, c.decoder_fourier, c.decoder_fourier_scale)
+        first, in_dim = [ff], ff.out_dim
+    net = mlp(rng, [in_dim] + [c.decoder_hidden] * c.decoder_layers + [x_dim],
+              batchnorm=c.batchnorm, bn_momentum=c.bn_momentum, init_std=c.init_std)
+    return nn.Sequential(*first, *net) if first else net
 
 
 class Encoder(nn.Module):
@@ -106,11 +117,36 @@ def _activation(name: str) -> str:
     return "leaky_relu" if name == "maxout" else name  # maxout is chosen through pieces
 
 
+class Pack(nn.Module):
+    """PacGAN packing (Lin et al. 2018): (R, N, F) -> (R, N / m, m F).
+
+    Consecutive samples form a group, so a batch [real..., fake...] whose halves are multiples
+    of m packs into real groups followed by fake groups; D then judges m samples at once, and
+    a generator that drops modes is told so by the groups' lack of variety.
+    """
+
+    def __init__(self, m: int):
+        super().__init__()
+        self.m = m
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.m == 1:
+            return x
+        r, n, f = x.shape
+        if n % self.m:
+            raise GenzooError(f"disc_pack={self.m} needs batches of a multiple of {self.m} "
+                              f"pairs per D update, got {n}; change --batch-size or d_steps")
+        return x.reshape(r, n // self.m, self.m * f)
+
+
 def discriminator(rng: ReplicaRNG, c: DiscriminatorFields, x_dim: int, init_std: float | None,
                   dropout_rng: ReplicaRNG) -> nn.Sequential:
-    """D(x) of the GAN: the joint head's shape on x alone; returns logits (R, B, 1)."""
+    """D(x) of the GAN: the joint head's shape on x alone; returns logits (R, B / pack, 1)."""
     embed, in_dim = _embed(rng, c, x_dim)
-    return nn.Sequential(embed, _head(rng, c, in_dim, init_std, dropout_rng, c.dropout_in))
+    head = _head(rng, c, in_dim * c.disc_pack, init_std, dropout_rng, c.dropout_in)
+    net = nn.Sequential(embed, Pack(c.disc_pack), head)
+    net.pack = c.disc_pack  # type: ignore[assignment]  # the Game reads it
+    return net
 
 
 class JointDiscriminator(nn.Module):
@@ -118,20 +154,22 @@ class JointDiscriminator(nn.Module):
 
     With no branch layers the branches are identities and D is the original toy code's
     concat(x, z) -> maxout head. Branch layers get dropout_in on their input; the head then
-    takes dropout_hidden on its (already processed) input.
+    takes dropout_hidden on its (already processed) input. With ``disc_pack`` = m the head sees
+    m pairs' features concatenated (PacGAN on the joint D) and returns (R, N / m, 1).
     """
 
     def __init__(self, rng: ReplicaRNG, c: JointDiscriminatorFields, x_dim: int, z_dim: int,
                  init_std: float | None, dropout_rng: ReplicaRNG):
         super().__init__()
-        self.x_dim = x_dim
+        self.x_dim, self.pack = x_dim, c.disc_pack
+        self.packer = Pack(c.disc_pack)
         self.embed, ex = _embed(rng, c, x_dim)
         self.branch_x = self._branch(rng, c, c.disc_x_layers, ex, init_std, dropout_rng)
         self.branch_z = self._branch(rng, c, c.disc_z_layers, z_dim, init_std, dropout_rng)
         hx = c.disc_branch_units if c.disc_x_layers else ex
         hz = c.disc_branch_units if c.disc_z_layers else z_dim
         branched = c.disc_x_layers or c.disc_z_layers
-        self.head = _head(rng, c, hx + hz, init_std, dropout_rng,
+        self.head = _head(rng, c, (hx + hz) * c.disc_pack, init_std, dropout_rng,
                           c.dropout_hidden if branched else c.dropout_in)
 
     @staticmethod
@@ -150,9 +188,10 @@ class JointDiscriminator(nn.Module):
 
     def forward(self, xz: torch.Tensor) -> torch.Tensor:
         if all(isinstance(m, nn.Identity) for m in (self.embed, self.branch_x, self.branch_z)):
-            return self.head(xz)
+            return self.head(self.packer(xz))
         x, z = xz[..., :self.x_dim], xz[..., self.x_dim:]
-        return self.head(torch.cat([self.branch_x(self.embed(x)), self.branch_z(z)], dim=-1))
+        h = torch.cat([self.branch_x(self.embed(x)), self.branch_z(z)], dim=-1)
+        return self.head(self.packer(h))
 
 
 def adam(params: Iterable[nn.Parameter], lr: float,

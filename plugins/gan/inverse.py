@@ -9,7 +9,12 @@ import torch
 from genzoo.rng import ReplicaRNG
 from genzoo_plugins.common import toy_nets
 from genzoo_plugins.common.game import lr_scale
-from genzoo_plugins.gan.two_phase import TwoPhaseConfig, TwoPhaseGAN
+from genzoo_plugins.gan.two_phase import (
+    PAPER_TOY,
+    TwoPhaseConfig,
+    TwoPhaseGAN,
+    two_phase_presets,
+)
 
 
 @dataclass
@@ -22,9 +27,10 @@ class GANInverse(TwoPhaseGAN):
 
     name = "gan-inverse"
     Config = InverseConfig
+    presets = two_phase_presets(InverseConfig, PAPER_TOY)
 
-    def build(self, init: ReplicaRNG, x_dim: int) -> None:
-        super().build(init, x_dim)
+    def build(self, init: ReplicaRNG) -> None:
+        super().build(init)
         c = self.config
         self.opt_e = toy_nets.adam(self.encoder.parameters(), c.lr, (c.beta1, c.beta2))
 

@@ -7,10 +7,15 @@ from dataclasses import dataclass
 import torch
 
 from genzoo.rng import ReplicaRNG
-from genzoo_plugins.common import toy_nets
+from genzoo_plugins.common import networks, toy_nets
 from genzoo_plugins.common.config import PAPER_JOINT, JointDiscriminatorFields
 from genzoo_plugins.common.game import Game, Pairs
-from genzoo_plugins.gan.two_phase import TwoPhaseConfig, TwoPhaseGAN
+from genzoo_plugins.gan.two_phase import (
+    PAPER_TOY,
+    TwoPhaseConfig,
+    TwoPhaseGAN,
+    two_phase_presets,
+)
 
 
 @dataclass
@@ -23,19 +28,18 @@ class GANPosthoc(TwoPhaseGAN):
 
     name = "gan-posthoc"
     Config = PosthocConfig
-    presets = {"paper": {**TwoPhaseGAN.presets["paper"], **PAPER_JOINT}}
+    presets = two_phase_presets(PosthocConfig, {**PAPER_TOY, **PAPER_JOINT})
 
-    def build(self, init: ReplicaRNG, x_dim: int) -> None:
-        super().build(init, x_dim)
+    def build(self, init: ReplicaRNG) -> None:
+        super().build(init)
         c = self.config
-        self.joint_discriminator = toy_nets.JointDiscriminator(init, c, x_dim, c.z_dim,
-                                                               c.init_std, self.noise)
+        self.joint_discriminator = networks.joint_discriminator(init, self.noise, c, self.data)
         lr_d = c.lr if c.lr_d is None else c.lr_d
         self.opt_jd = toy_nets.adam(self.joint_discriminator.parameters(), lr_d,
                                     (c.beta1, c.beta2))
         self.opt_e = toy_nets.adam(self.encoder.parameters(), c.lr, (c.beta1, c.beta2))
-        self.encoder_game = Game(self.joint_discriminator, self.opt_jd, self.opt_e, c, x_dim,
-                                 self.noise)
+        self.encoder_game = Game(self.joint_discriminator, self.opt_jd, self.opt_e, c,
+                                 networks.x_dim(self.data), self.noise)
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {**super().optimizers(), "joint_discriminator": self.opt_jd,
@@ -47,7 +51,8 @@ class GANPosthoc(TwoPhaseGAN):
         z_hat = self.encoder(x, self.noise)
         with torch.no_grad():
             x_fake = self.decoder(z)
-        return torch.cat([x, z_hat], dim=-1), torch.cat([x_fake, z], dim=-1)
+        return (torch.cat([networks.flat(x), z_hat], dim=-1),
+                torch.cat([networks.flat(x_fake), z], dim=-1))
 
     def encoder_step(self, x: torch.Tensor, index: int, progress: float
                      ) -> dict[str, torch.Tensor]:

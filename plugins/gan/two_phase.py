@@ -14,9 +14,11 @@ import torch
 
 from genzoo.model import Batch
 from genzoo.rng import ReplicaRNG
-from genzoo_plugins.common import toy_nets
+from genzoo_plugins.common import networks
 from genzoo_plugins.common.config import PAPER_ENCODER, EncoderFields
+from genzoo_plugins.common.image_presets import by_kind, image_default, image_paper
 from genzoo_plugins.gan.model import GAN, GANConfig
+from genzoo_plugins.gan.model import PAPER_TOY as GAN_PAPER_TOY
 
 
 @dataclass
@@ -27,12 +29,12 @@ class TwoPhaseFields:
 class TwoPhaseGAN(GAN):
     """A GAN plus an encoder G_z trained in a second phase against a frozen decoder."""
 
-    capabilities = frozenset({"sample", "encode", "reconstruct"})
-    presets = {"paper": {**GAN.presets["paper"], **PAPER_ENCODER}}
+    capabilities = frozenset({"sample", "encode", "reconstruct", "features"})
+    presets: dict = {}  # set per subclass, from the TwoPhaseConfig they extend
 
-    def build(self, init: ReplicaRNG, x_dim: int) -> None:
-        super().build(init, x_dim)
-        self.encoder = toy_nets.encoder(init, self.config, self.config, x_dim)
+    def build(self, init: ReplicaRNG) -> None:
+        super().build(init)
+        self.encoder = networks.encoder(init, self.noise, self.config, self.data)
 
     def phase_start(self, total_steps: int) -> int:
         """The first step of the encoder phase."""
@@ -53,7 +55,20 @@ class TwoPhaseGAN(GAN):
     def encode(self, x: torch.Tensor, rng: ReplicaRNG | None = None) -> torch.Tensor:
         return self.encoder(x, rng or self.noise)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return networks.encoder_features(self.encoder, x)
+
 
 @dataclass
 class TwoPhaseConfig(TwoPhaseFields, EncoderFields, GANConfig):
     """Settings of a GAN with an encoder trained afterwards."""
+
+
+# the original toy code's settings (the ``paper`` preset on toy data)
+PAPER_TOY = {**GAN_PAPER_TOY, **PAPER_ENCODER}
+
+
+def two_phase_presets(config_cls: type, toy_paper: dict) -> dict:
+    """The ``default`` and ``paper`` presets of a two-phase GAN with Config ``config_cls``."""
+    return {"default": by_kind(config_cls, {}, image_default),
+            "paper": by_kind(config_cls, toy_paper, image_paper)}
