@@ -121,17 +121,27 @@ def train(
                                               "md5 (--no-verify for your own files in the "
                                               "same format).")] = True,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    condition: Annotated[str | None, typer.Option(help="Conditional ALI: labels or attributes "
+                                                       "(the `condition` setting).")] = None,
+    labels: Annotated[int | None, typer.Option(help="Semi-supervised ALI: this many labelled "
+                                                    "training examples, class-balanced (the "
+                                                    "`labels` setting); prints the test "
+                                                    "error at the end.")] = None,
 ):
     """Train MODEL on a dataset, writing a run directory (or continue one with --resume)."""
     with user_errors():
         reg = plugins.registry()
         if resume is not None:
+            if condition is not None or labels is not None:
+                raise GenzooError("--condition and --labels are fixed when a run starts; "
+                                  "drop them with --resume")
             session = api.open_run(reg, resume, device=device, progress=progress, steps=steps)
-            if steps is not None:
+            if steps is not None and session.trainer.run is not None:  # rank 0 writes
                 session.run.update_config(train={**session.config["train"], "steps": steps})
             if session.trainer.step >= session.trainer.settings.steps:
-                console.print(f"{resume} is already trained to step {session.trainer.step}; "
-                              f"pass a larger --steps to continue")
+                if session.trainer.run is not None:  # rank 0 only under torchrun
+                    console.print(f"{resume} is already trained to step "
+                                  f"{session.trainer.step}; pass a larger --steps to continue")
                 return
         else:
             if model is None:
@@ -140,7 +150,9 @@ def train(
             cls = reg.model(model)
             if steps is not None and steps <= 0:
                 raise GenzooError(f"--steps must be a positive integer, got {steps}")
-            overrides = config_lib.parse_overrides(cls.Config, set_ or [])
+            sugar = [f"{k}={v}" for k, v in (("condition", condition), ("labels", labels))
+                     if v is not None]
+            overrides = config_lib.parse_overrides(cls.Config, [*sugar, *(set_ or [])])
             out = out or Path("runs") / f"{model}-{name.replace(':', '_').replace('/', '_')}-" \
                 f"{time.strftime('%Y%m%d-%H%M%S')}"
             ds = reg.dataset(name, **_data_options(data_dir, download, verify))
@@ -157,8 +169,15 @@ def train(
                                 data_options=_data_options(data_dir, download, verify),
                                 dataset=ds)
         session.trainer.fit()
-        console.print(f"run written to [bold]{session.run.path}[/bold] "
-                      f"(step {session.trainer.step}, {session.trainer.seconds:.1f}s)")
+        if session.trainer.run is not None and session.model.can("classify"):
+            # semi-supervised runs report their classifier's test error (results.json too)
+            res = api.evaluate(reg, session, ["classification"])
+            err = api.summarize(res["classification"].metrics)["test_error"]
+            console.print(f"test error {100 * err['mean']:.2f}% (std {100 * err['std']:.2f} "
+                          f"over {session.model.replicas} seed(s))")
+        if session.trainer.run is not None:  # None on ranks > 0 under torchrun
+            console.print(f"run written to [bold]{session.run.path}[/bold] "
+                          f"(step {session.trainer.step}, {session.trainer.seconds:.1f}s)")
 
 
 @app.command()
@@ -169,6 +188,19 @@ def sample(
         "samples.png"),
     replica: Annotated[int, typer.Option(help="Which seed of the run (index).")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    attrs: Annotated[str | None, typer.Option(help="Attribute-conditional runs: these "
+                                                   "attributes on (comma-separated, e.g. "
+                                                   "male,young,smiling), the rest off.")] = None,
+    label: Annotated[int | None, typer.Option(help="Class-conditional runs: sample this "
+                                                   "class.")] = None,
+    figure7: Annotated[bool, typer.Option("--figure7", help="Attribute-conditional runs: the "
+                                          "paper's Figure 7 grid, one z, attribute sets along "
+                                          "rows (--rows) and columns (--cols).")] = False,
+    rows: Annotated[str | None, typer.Option(help="--figure7 rows: attribute sets separated "
+                                                  "by ';' (default: the paper's).")] = None,
+    cols: Annotated[str | None, typer.Option(help="--figure7 columns: attribute sets "
+                                                  "separated by ';', each added to every "
+                                                  "row's (default: the paper's).")] = None,
 ):
     """Draw samples from a trained run: a PNG (scatter plot or image grid) or a .npy array."""
     with user_errors():
@@ -187,10 +219,51 @@ def sample(
         from genzoo import plots
         from genzoo.rng import ReplicaRNG
 
+        model.eval()  # BatchNorm's running statistics, no dropout: as evaluators sample
+        rng = ReplicaRNG(model.seeds, "eval")
+        cond = getattr(model.config, "condition", "none")
+        if figure7:
+            from genzoo import conditions, grids
+
+            _require_condition(cond, "attributes", "--figure7")
+            names = session.dataset.spec.attributes
+            row_sets = conditions.parse_sets(rows, conditions.FIGURE7_ROWS)
+            col_sets = conditions.parse_sets(cols, conditions.FIGURE7_COLS)
+            y = conditions.grid_attributes(row_sets, col_sets, names)
+            with torch.no_grad():  # one z for the whole grid, as in the paper
+                z = rng.randn(1, model.config.z_dim).expand(-1, len(y), -1)
+                z = z.to(model.device)
+                x = model.decode(z, y=y)[replica].cpu()
+            grids.save_grid(x, output, ncol=len(col_sets))
+            console.print(f"wrote a {len(row_sets)}×{len(col_sets)} Figure 7 grid to "
+                          f"[bold]{output}[/bold]")
+            return
+        y = None
+        if attrs is not None and label is not None:
+            raise GenzooError("pass --attrs (attribute-conditional runs) or --label "
+                              "(class-conditional runs), not both")
+        if attrs is not None:
+            from genzoo import conditions
+
+            _require_condition(cond, "attributes", "--attrs")
+            y = conditions.attribute_vector(attrs, session.dataset.spec.attributes)
+            y = y.expand(n, -1)
+        if label is not None:
+            _require_condition(cond, "labels", "--label")
+            if not 0 <= label < session.dataset.spec.num_classes:
+                raise GenzooError(f"--label must be in 0..{session.dataset.spec.num_classes - 1}")
+            y = torch.full((n,), label, dtype=torch.int64)
         with torch.no_grad():
-            x = model.sample(n, ReplicaRNG(model.seeds, "eval"))[replica].cpu()
+            x = (model.sample(n, rng) if y is None
+                 else model.sample(n, rng, y=y))[replica].cpu()
         plots.save_samples(x, output, session.dataset)
         console.print(f"wrote {n} samples to [bold]{output}[/bold]")
+
+
+def _require_condition(condition: str, needed: str, option: str) -> None:
+    if condition != needed:
+        raise GenzooError(f"{option} needs a run trained with --condition {needed}; this run's "
+                          f"condition is {condition}")
 
 
 @app.command()
@@ -200,14 +273,30 @@ def evaluate(
                                               "(repeatable).")],
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed for the evaluation's sampling.")] = 0,
+    eval_option: Annotated[list[str] | None, typer.Option(
+        "--eval-option", help="KEY=VALUE passed to every evaluator (repeatable), e.g. "
+                              "fid_samples=1000.")] = None,
+    fid_weights: Annotated[Path | None, typer.Option(help="Inception weights for fid/kid "
+                                                     "(default: found as `genzoo fid` "
+                                                     "finds them).")] = None,
+    labels: Annotated[int | None, typer.Option(help="svm-features: labelled examples per "
+                                               "draw (default 1000).")] = None,
+    draws: Annotated[int | None, typer.Option(help="svm-features: label draws averaged "
+                                              "(default 100).")] = None,
 ):
     """Run evaluators on a trained run; print a table and write results.json into it."""
     with user_errors():
         reg = plugins.registry()
         for name in metric:
             reg.evaluator(name)  # unknown names fail before the model loads
+        options = _eval_options(eval_option or [])
+        if fid_weights is not None:
+            options["fid_weights"] = str(fid_weights)
+        for key, value in (("labels", labels), ("draws", draws)):
+            if value is not None:
+                options[key] = value
         session = api.open_run(reg, run_dir, device=device)
-        results = api.evaluate(reg, session, metric, seed=seed)
+        results = api.evaluate(reg, session, metric, seed=seed, options=options)
         table = Table(title=f"{session.model.name} on {session.config['dataset']} "
                       f"(step {session.trainer.step}, {session.model.replicas} seed(s))")
         for col in ("evaluator", "metric", "mean", "std"):
@@ -223,8 +312,13 @@ def evaluate(
 def compare(
     models: Annotated[list[str], typer.Argument(help="Models to compare (see `genzoo "
                                                 "plugins`).")],
-    toy: Annotated[str, typer.Option(help="Toy dataset: grid25 or ring8.")] = "grid25",
-    seeds: Annotated[int, typer.Option(help="Seeds per model (0..N-1), trained together.")] = 10,
+    toy: Annotated[str | None, typer.Option(help="Toy dataset: grid25 (the default) or "
+                                                 "ring8.")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Image dataset, e.g. mnist5k (see "
+                                                     "`genzoo plugins`).")] = None,
+    seeds: Annotated[int | None, typer.Option(help="Seeds per model (0..N-1), trained "
+                                                   "together (default: 10 on toy data, 1 on "
+                                                   "images).")] = None,
     steps: Annotated[int | None, typer.Option(help="Training steps (default: each model's "
                                                    "own).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Examples per step per seed (default: "
@@ -236,22 +330,43 @@ def compare(
                                                    "KEY.")] = None,
     out: Annotated[Path | None, typer.Option(help="Output directory (default: "
                                                   "compare/DATASET-YYYYmmdd-HHMMSS).")] = None,
+    metric: Annotated[list[str] | None, typer.Option(
+        "--metric", "-m", help="Evaluator to run (repeatable; default: every one that applies "
+                               "on toy data; reconstruction, interpolation, svm-features and "
+                               "fid where registered on images).")] = None,
+    eval_option: Annotated[list[str] | None, typer.Option(
+        "--eval-option", help="KEY=VALUE passed to every evaluator (repeatable), e.g. "
+                              "heldout=500.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Where dataset files are.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ):
-    """Train MODELs for N seeds each on a toy mixture, score them with every evaluator that
-    applies, print mean ± std, and write results.json, figure.png and report.html to --out
+    """Train MODELs (N seeds each) on a toy mixture or an image dataset, score them with the
+    evaluators, print the table, and write results.json, figure.png and report.html to --out
     (each model's run directory goes to OUT/runs/MODEL)."""
     from genzoo import compare as compare_lib
     from genzoo import report
+    from genzoo.evaluators.mode_coverage import mixture_reason
 
     with user_errors():
         reg = plugins.registry()
+        if toy is not None and dataset is not None:
+            raise GenzooError("pass either --toy or --dataset, not both")
+        name = dataset or toy or "grid25"
+        if toy is not None:
+            reason = mixture_reason(reg.dataset(toy))
+            if reason:
+                raise GenzooError(f"compare runs on toy Gaussian mixtures with --toy; "
+                                  f"{reason}; pass an image dataset with --dataset")
+        for ev in metric or []:
+            reg.evaluator(ev)  # unknown names fail before anything is built
         overrides = compare_lib.parse_sets(set_ or [], reg, models)
-        out = out or compare_lib.default_out(toy)
+        out = out or compare_lib.default_out(name)
         settings = compare_lib.CompareSettings(
-            models=list(models), dataset=toy, seeds=seeds, steps=steps, batch_size=batch_size,
-            preset=preset, overrides=overrides, device=device)
+            models=list(models), dataset=name, seeds=seeds, steps=steps, batch_size=batch_size,
+            preset=preset, overrides=overrides, device=device,
+            eval_options=_eval_options(eval_option or []), metrics=list(metric) if metric
+            else None, data_options=_data_options(data_dir))
         results, figures = compare_lib.run_compare(
             reg, settings, out, progress=progress,
             say=lambda msg: err_console.print(msg, highlight=False))
@@ -260,7 +375,60 @@ def compare(
         for f in results["findings"]:
             console.print(f"{f['claim']}: [bold]{f['verdict']}[/bold] ({f['evidence']})",
                           highlight=False)
+        for note in results.get("notes", []):
+            console.print(f"note: {note}", highlight=False, soft_wrap=True)
         console.print(f"wrote {paths['results']}, {paths['figure']} and {paths['report']}")
+
+
+def _eval_options(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings -> evaluator options; numbers become int or float."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise GenzooError(f"--eval-option {item!r} must look like KEY=VALUE")
+        parsed: Any = value
+        for kind in (int, float):
+            try:
+                parsed = kind(value)
+                break
+            except ValueError:
+                continue
+        out[key.strip().replace("-", "_")] = parsed
+    return out
+
+
+@app.command("fid")
+def fid_cmd(
+    a: Annotated[str, typer.Argument(help="A folder (or .zip) of images, or a dataset "
+                                          "NAME[:SPLIT] (split train unless given).")],
+    b: Annotated[str, typer.Argument(help="The other side, the same way.")],
+    kid: Annotated[bool, typer.Option("--kid", help="Also print KID (mean ± std over "
+                                                    "subsets).")] = False,
+    fid_weights: Annotated[Path | None, typer.Option(help="Inception weights file (default: "
+                                                     "$GENZOO_FID_WEIGHTS, torch-fidelity's "
+                                                     "download, or genzoo's converted "
+                                                     "copy).")] = None,
+    limit: Annotated[int | None, typer.Option(help="Use at most the first N images of each "
+                                                   "side.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per Inception pass.")] = 100,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    data_dir: Annotated[Path | None, typer.Option(help="Where dataset files are.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+):
+    """FID between two sets of images (folders or dataset splits), offline."""
+    with user_errors():
+        result = api.fid(plugins.registry(), a, b, weights=fid_weights, kid=kid,
+                         batch_size=batch_size, limit=limit, device=device,
+                         data_options=_data_options(data_dir))
+        if as_json:
+            print(json.dumps(result, indent=2))
+            return
+        err_console.print(f"{result['a']} ({result['images'][0]} images) against {result['b']} "
+                          f"({result['images'][1]} images)", highlight=False)
+        print(f"FID {result['fid']:.4f}")
+        if kid:
+            print(f"KID {result['kid']:.6f} ± {result['kid_std']:.6f}")
 
 
 def main(argv: list[str] | None = None) -> None:

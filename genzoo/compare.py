@@ -2,9 +2,16 @@
 
 For every named model: one replicated model holds all N seeds (a vectorized model trains them
 as one computation, any other model is stacked), the one Trainer trains it into
-``OUT/runs/NAME`` (so ``genzoo evaluate OUT/runs/NAME`` works later), and every registered
-evaluator that applies to it scores every seed. Then ``OUT`` gets ``results.json``,
-``figure.png`` (the layout of the paper's Figure 8) and ``report.html``.
+``OUT/runs/NAME`` (so ``genzoo evaluate OUT/runs/NAME`` works later), and the evaluators score
+every seed. Then ``OUT`` gets ``results.json``, ``figure.png`` and ``report.html``.
+
+On a toy mixture: 10 seeds by default, every registered evaluator that applies, and the
+figure in the layout of the paper's Figure 8. On an image dataset: 1 seed by default (an
+image model trains for minutes to hours, not seconds), the evaluators of ``IMAGE_METRICS``
+that are registered (``--metric`` chooses others), and a figure of samples and
+reconstructions (``genzoo.report_images``). Either way ``--metric`` restricts the evaluators.
+An evaluator that fails (FID without Inception weights, say) costs only its own rows: dashes
+and a one-line note, never the compare.
 """
 
 from __future__ import annotations
@@ -32,6 +39,12 @@ from genzoo.runs import atomic_write_bytes
 from genzoo.trainer import TrainSettings, resolve_device
 
 FIGURE_POINTS = 2_000  # points per panel of figure.png (one seed)
+TOY_SEEDS, IMAGE_SEEDS = 10, 1  # default seeds per model
+# the image compare's default evaluators, those registered at run time (others: --metric)
+IMAGE_METRICS = ("reconstruction", "interpolation", "svm-features", "fid")
+# left out of that default on a CPU, where FID's 10,000 samples through Inception (11.4 GFLOP
+# each) take tens of minutes per model; `--metric fid` runs it anyway
+SLOW_ON_CPU = ("fid",)
 
 
 def default_out(dataset: str) -> Path:
@@ -44,13 +57,15 @@ def default_out(dataset: str) -> Path:
 class CompareSettings:
     models: list[str]
     dataset: str
-    seeds: int = 10  # seeds 0..seeds-1 for every model, as the paper's 10 runs
+    seeds: int | None = None  # seeds 0..seeds-1 per model; None: TOY_SEEDS or IMAGE_SEEDS
     steps: int | None = None  # None: each model's own suggested `steps`
     batch_size: int | None = None  # None: each model's own suggested `batch_size`
     preset: str = "default"
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> settings
     device: str = "auto"
     eval_options: dict[str, Any] = field(default_factory=dict)  # passed to every evaluator
+    metrics: list[str] | None = None  # evaluators to run; None: the dataset kind's default
+    data_options: dict[str, Any] = field(default_factory=dict)  # e.g. data_dir
 
 
 @dataclass
@@ -129,15 +144,29 @@ Progress = Callable[[str], None]
 
 def run_compare(registry: Registry, settings: CompareSettings, out: Path, *,
                 progress: bool = False, say: Progress | None = None
-                ) -> tuple[dict[str, Any], dict[str, FigureData]]:
-    """Train, evaluate and report. Returns the results.json object and the figure data."""
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train, evaluate and report. Returns the results.json object and the figure data
+    (``FigureData`` per model on toy data, ``report_images.ImageFigureData`` on images)."""
+    from genzoo import report_images
+
     say = say or (lambda _msg: None)
-    _validate(registry, settings, out)
-    dataset = registry.dataset(settings.dataset)
+    dataset = registry.dataset(settings.dataset, **settings.data_options)  # unknown names fail
+    is_image = dataset.spec.kind == "image"
+    if settings.seeds is None:
+        settings = dataclasses.replace(settings, seeds=IMAGE_SEEDS if is_image else TOY_SEEDS)
+    wanted = settings.metrics
+    _validate(registry, settings, out, dataset)
     device = resolve_device(settings.device)
-    results: dict[str, Any] = {"dataset": settings.dataset, "models": {},
-                               "settings": _settings_json(settings, device)}
-    figures: dict[str, FigureData] = {}
+    left_out: dict[str, str] = {}  # default evaluators not run, and why
+    if wanted is None and is_image:
+        wanted = [m for m in IMAGE_METRICS if m in registry.evaluators]
+        if device.type == "cpu":
+            left_out = {m: f"not run by default on a CPU (slow: an Inception pass per sample); "
+                           f"add --metric {m} to run it" for m in wanted if m in SLOW_ON_CPU}
+            wanted = [m for m in wanted if m not in left_out]
+    results: dict[str, Any] = {"dataset": settings.dataset, "kind": dataset.spec.kind,
+                               "models": {}, "settings": _settings_json(settings, device)}
+    figures: dict[str, Any] = {}
     begun = time.perf_counter()
     for name in settings.models:
         cls = registry.model(name)
@@ -152,11 +181,12 @@ def run_compare(registry: Registry, settings: CompareSettings, out: Path, *,
         session = api.start(registry, name, settings.dataset, out=out / "runs" / name,
                             preset=settings.preset, overrides=overrides,
                             seeds=range(settings.seeds), settings=train,
-                            device=settings.device, progress=progress, dataset=dataset)
+                            device=settings.device, progress=progress,
+                            data_options=settings.data_options, dataset=dataset)
         started = time.perf_counter()
         session.trainer.fit()
         seconds = time.perf_counter() - started
-        metrics, info = _evaluate(registry, session, settings.eval_options, say)
+        metrics, info = _evaluate(registry, session, settings.eval_options, say, wanted)
         eval_seconds = info["eval_seconds"]
         # metric entries are the dicts with a "mean"; "seconds" is training wall time; the
         # rest of what describes the run sits under "run" so it never reads as a metric
@@ -165,20 +195,63 @@ def run_compare(registry: Registry, settings: CompareSettings, out: Path, *,
             "run": {"dir": str(out / "runs" / name), "steps": train.steps,
                     "batch_size": train.batch_size, "vectorized": bool(cls.vectorized),
                     "config": config_lib.to_dict(session.model.config), **info}}
-        figures[name] = figure_data(session.model, dataset)
+        figures[name] = (report_images.image_figure_data(session.model, dataset) if is_image
+                         else figure_data(session.model, dataset))
         say(f"{name}: trained in {seconds:.1f}s, evaluated in {eval_seconds:.1f}s")
         del session  # free this model before the next is built: peak memory is one model's
     results["wall_seconds"] = time.perf_counter() - begun  # training and evaluation, all models
+    results["evaluators"], results["notes"] = evaluator_notes(registry, results, wanted, dataset,
+                                                              left_out)
     return results, figures
 
 
-def write_outputs(results: dict[str, Any], figures: dict[str, FigureData], out: Path,
+def evaluator_notes(registry: Registry, results: dict[str, Any], wanted: list[str] | None,
+                    dataset: Dataset, left_out: dict[str, str] | None = None
+                    ) -> tuple[dict[str, Any], list[str]]:
+    """For each evaluator that scored a model, or was asked for, or was ``left_out`` of the
+    default (name -> why): its metric names and, when it failed or scored no model, a
+    one-line note why. The table gives a noted evaluator's metrics a row of dashes, so a
+    missing number is visible rather than silently absent."""
+    models = results["models"]
+    left_out = left_out or {}
+    names = list(wanted) if wanted is not None else registry.evaluators.names()
+    names += [n for n in left_out if n not in names]
+    out: dict[str, Any] = {}
+    notes: list[str] = []
+    for name in names:
+        cls = registry.evaluator(name)
+        scored = [m for m, e in models.items() if name in e["run"].get("evaluated", [])]
+        errors: dict[str, list[str]] = {}
+        for m, e in models.items():
+            if name in e["run"]["errors"]:
+                errors.setdefault(e["run"]["errors"][name], []).append(m)
+        note = left_out.get(name)
+        if errors:
+            note = "; ".join(msg if len(who) == len(models) else f"{msg} ({', '.join(who)})"
+                             for msg, who in errors.items())
+        elif note is None and not scored and wanted is not None:
+            reasons = dict.fromkeys(e["run"]["skipped"][name] for e in models.values()
+                                    if name in e["run"]["skipped"])
+            note = "; ".join(reasons) or cls().applies_to(dataset) or "nothing scored"
+        if scored or note:
+            about = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
+            out[name] = {"metrics": list(cls.metrics), "note": note, "about": about}
+        if note:
+            notes.append(f"{name}: {note}")
+    return out, notes
+
+
+def write_outputs(results: dict[str, Any], figures: dict[str, Any], out: Path,
                   registry: Registry) -> dict[str, Path]:
     """Write results.json, figure.png and report.html into ``out``; return their paths."""
-    from genzoo import findings, report
+    from genzoo import findings, report, report_images
 
-    dataset = registry.dataset(results["dataset"])
-    found = findings.paper_findings(results, getattr(dataset, "num_modes", 0))
+    image = results.get("kind") == "image"
+    if image:  # §4.5's findings and the published toy numbers are about the mixtures
+        found = []
+    else:
+        dataset = registry.dataset(results["dataset"])
+        found = findings.paper_findings(results, getattr(dataset, "num_modes", 0))
     results["findings"] = [dataclasses.asdict(f) for f in found]
     results["published"] = {"note": "published numbers (REFERENCE.md), not measured here",
                             "rows": report.PUBLISHED.get(results["dataset"], [])}
@@ -187,18 +260,25 @@ def write_outputs(results: dict[str, Any], figures: dict[str, FigureData], out: 
     # not sorted: models stay in the order they were named (the table's column order)
     text = json.dumps(results, indent=2, allow_nan=False) + "\n"
     atomic_write_bytes(paths["results"], text.encode())
-    report.save_figure(figures, dataset, paths["figure"])
-    report.write_html(results, found, paths["figure"], paths["report"])
+    if image:
+        report_images.save_figure(figures, paths["figure"])
+        report_images.write_html(results, paths["figure"], paths["report"])
+    else:
+        report.save_figure(figures, dataset, paths["figure"])
+        report.write_html(results, found, paths["figure"], paths["report"])
     return paths
 
 
 def _evaluate(registry: Registry, session: api.Session, options: dict[str, Any],
-              say: Progress) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Metric summaries from every registered evaluator that applies, and what was skipped
-    (with the reason) or failed."""
+              say: Progress, wanted: list[str] | None = None
+              ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Metric summaries from the ``wanted`` evaluators (None: every registered one) that
+    apply, and what was skipped (with the reason) or failed."""
     started = time.perf_counter()
     names, skipped = [], {}
-    for entry in registry.evaluators:
+    entries = (list(registry.evaluators) if wanted is None
+               else [registry.evaluators.get(n) for n in wanted])
+    for entry in entries:
         reason = entry.obj(**options).missing(session.model, session.dataset)
         if reason is None:
             names.append(entry.name)
@@ -206,21 +286,28 @@ def _evaluate(registry: Registry, session: api.Session, options: dict[str, Any],
             skipped[entry.name] = reason
     metrics: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    evaluated: list[str] = []
     for name in names:
         # one evaluator at a time, so a broken third-party evaluator costs only its own column
         try:
-            res = api.evaluate(registry, session, [name])[name]
+            res = api.evaluate(registry, session, [name], options=options)[name]
+        except GenzooError as exc:  # a known, one-line reason (no FID weights, say)
+            errors[name] = str(exc)
+            say(f"{session.model.name}: evaluator {name} could not run ({errors[name]})")
+            continue
         except Exception as exc:  # noqa: BLE001 - reported in results.json and on screen
             errors[name] = f"{type(exc).__name__}: {exc}"
             say(f"{session.model.name}: evaluator {name} failed ({errors[name]})")
             continue
         metrics.update(summarize(res.metrics))
+        evaluated.append(name)
     info: dict[str, Any] = {"eval_seconds": time.perf_counter() - started,
-                            "skipped": skipped, "errors": errors}
+                            "skipped": skipped, "errors": errors, "evaluated": evaluated}
     return metrics, info
 
 
-def _validate(registry: Registry, settings: CompareSettings, out: Path) -> None:
+def _validate(registry: Registry, settings: CompareSettings, out: Path,
+              dataset: Dataset) -> None:
     if not settings.models:
         raise GenzooError("name at least one model to compare, e.g. "
                           "`genzoo compare ali gan vae --toy grid25`")
@@ -234,13 +321,23 @@ def _validate(registry: Registry, settings: CompareSettings, out: Path) -> None:
         if value is not None and value <= 0:
             raise GenzooError(f"--{name.replace('_', '-')} must be a positive integer, "
                               f"got {value}")
-    dataset = registry.dataset(settings.dataset)  # unknown names fail before any training
-    reason = mixture_reason(dataset)  # the figure and the metrics are those of §4.5's mixtures
-    if reason:
-        raise GenzooError(f"compare runs on toy Gaussian mixtures: {reason}")
+    reason = mixture_reason(dataset)  # the toy figure and metrics are those of §4.5's mixtures
+    if reason and dataset.spec.kind != "image":
+        raise GenzooError(f"compare runs on toy Gaussian mixtures or image datasets: {reason}")
+    classes = []
     for name in settings.models:
         cls = registry.model(name)
         cls.make_config(dataset.spec, settings.preset, settings.overrides.get(name, {}))
+        classes.append(cls)
+    for name in settings.metrics or []:  # asked for by name: it must be able to score something
+        ev = registry.evaluator(name)(**settings.eval_options)
+        why = ev.applies_to(dataset)
+        if why:
+            raise GenzooError(f"--metric {name}: {why}")
+        if not any(ev.requires <= set(cls.capabilities) for cls in classes):
+            raise GenzooError(f"--metric {name} needs a model that can "
+                              f"{' and '.join(sorted(ev.requires))}; none of "
+                              f"{', '.join(settings.models)} can")
     if out.exists() and any(out.iterdir()):
         raise GenzooError(f"{out} already exists and is not empty; choose another --out or "
                           f"remove it")
@@ -250,5 +347,6 @@ def _settings_json(settings: CompareSettings, device: torch.device) -> dict[str,
     out = dataclasses.asdict(settings)
     out["device"] = str(device)
     out["eval_options"] = {k: str(v) for k, v in settings.eval_options.items()}
+    out["data_options"] = {k: str(v) for k, v in settings.data_options.items()}
     out["torch_threads"] = torch.get_num_threads()
     return out

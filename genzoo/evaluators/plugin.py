@@ -1,7 +1,12 @@
 """The host's own evaluators, registered through the same hook as any plugin's."""
 
+from genzoo.evaluators.classification import Classification
+from genzoo.evaluators.fid import FID, KID
 from genzoo.evaluators.inference import InferenceQuality
+from genzoo.evaluators.interpolation import Interpolation
 from genzoo.evaluators.mode_coverage import ModeCoverage
+from genzoo.evaluators.reconstruction import Reconstruction
+from genzoo.evaluators.svm_features import SVMFeatures
 from genzoo.hookspecs import hookimpl
 from genzoo.registry import EvaluatorRegistry
 
@@ -10,3 +15,9 @@ from genzoo.registry import EvaluatorRegistry
 def genzoo_register_evaluators(evaluators: EvaluatorRegistry) -> None:
     evaluators.add(ModeCoverage)
     evaluators.add(InferenceQuality)
+    evaluators.add(FID)
+    evaluators.add(KID)
+    evaluators.add(Reconstruction)
+    evaluators.add(Interpolation)
+    evaluators.add(SVMFeatures)
+    evaluators.add(Classification)

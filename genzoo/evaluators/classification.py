@@ -1,0 +1,59 @@
+"""Test error of a model's own classifier (semi-supervised ALI's K+1 discriminator, §4.3).
+
+Metric ``test_error``, per replica: the fraction of the test split misclassified by the
+argmax of ``model.classify(x)``. Image datasets score their whole test split in its published
+order; any other labelled dataset scores ``heldout`` (default 2,000) test draws per replica.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from genzoo.data.base import Dataset
+from genzoo.data.images import ImageDataset
+from genzoo.evaluators.base import EvalResult, Evaluator, eval_rng, heldout
+from genzoo.model import Model
+
+HELDOUT = 2_000
+BATCH = 500  # test images per forward pass
+
+
+class Classification(Evaluator):
+    """Test error of the model's classifier (classify capability) on a labelled dataset."""
+
+    name = "classification"
+    requires = frozenset({"classify"})
+    metrics = ("test_error",)
+
+    def applies_to(self, dataset: Dataset) -> str | None:
+        spec = dataset.spec
+        if spec.num_classes <= 0 or spec.attributes:
+            return (f"classification needs a dataset with class labels; {spec.name!r} has "
+                    f"none")
+        return None
+
+    def evaluate(self, model: Model, dataset: Dataset, *, seed: int = 0,
+                 out_dir: Path | None = None) -> EvalResult:
+        wrong = torch.zeros(model.replicas, dtype=torch.float64)
+        total = 0
+        for x, y in self._batches(model, dataset, seed):
+            logits = model.classify(x.to(model.device))
+            wrong += (logits.argmax(-1).cpu() != y).sum(1).double()
+            total += y.shape[1]
+        return EvalResult({"test_error": (wrong / max(total, 1)).tolist()})
+
+    def _batches(self, model: Model, dataset: Dataset, seed: int):
+        """(x (R, n, ...), y (R, n)) batches: every replica sees the same test images."""
+        r = model.replicas
+        if isinstance(dataset, ImageDataset):
+            for x, y in dataset.batches("test", BATCH):
+                assert y is not None
+                yield (x.unsqueeze(0).expand(r, *x.shape),
+                       y.unsqueeze(0).expand(r, *y.shape))
+            return
+        x, y = heldout(dataset, eval_rng(model, seed, "heldout"),
+                       int(self.options.get("heldout", HELDOUT)))
+        assert y is not None
+        yield x, y

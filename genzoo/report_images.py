@@ -1,0 +1,163 @@
+"""The image compare's figure and report.html (the toy compare's are in ``genzoo.report``).
+
+figure.png: a column per model (its first seed); a grid of samples on top, and beneath it, for
+models that reconstruct, held-out images and their reconstructions in the paper's layout (odd
+columns originals, even columns reconstructions). report.html: the same table as the terminal,
+the notes of evaluators that could not run, the figure, what each metric measures, the runs and
+the settings. Nothing here holds a result.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genzoo.data.base import Dataset
+from genzoo.errors import GenzooError
+from genzoo.evaluators.base import eval_rng
+from genzoo.evaluators.reconstruction import heldout_images, reconstruct_images
+from genzoo.grids import interleave, tile
+from genzoo.model import Model
+from genzoo.report import _CSS, _table_html, runs_table, table_rows
+from genzoo.runs import atomic_write_bytes
+
+FIGURE_SAMPLES = 64  # an 8 × 8 grid
+FIGURE_PAIRS = 32  # 4 pairs a row, 8 rows: the same square as the samples
+PAIRS_PER_ROW = 4
+
+# what the metrics of the bundled image evaluators measure (others: their evaluator's summary)
+PROTOCOLS = {
+    "reconstruction_mse": "mean over held-out test images (1,000 by default) and pixels, "
+                          "in [0, 1], of (x − x̂)²",
+    "reconstruction_normalized": "BiGAN's normalised score: Σ‖x_i − x̂_i‖² / Σ‖x_π(i) − x̂_i‖² "
+                                 "with π a random derangement of the same images; 0 is perfect, "
+                                 "about 1 means the reconstruction ignores its input",
+    "interpolation_endpoint_mse": "per-pixel squared error of the decodes of z1 ~ q(z|x1) and "
+                                  "z2 ~ q(z|x2) against x1 and x2, over 10 held-out pairs",
+    "interpolation_largest_step": "largest pixel-space step between consecutive decodes along "
+                                  "z1 → z2 (10 steps) over the path's length: 1/9 is perfectly "
+                                  "even, 1 a jump; it measures smoothness, not realism",
+}
+
+
+@dataclass
+class ImageFigureData:
+    """One seed's images for figure.png, CPU tensors (n, C, H, W) in [0, 1]."""
+
+    samples: torch.Tensor | None = None
+    originals: torch.Tensor | None = None
+    reconstructions: torch.Tensor | None = None
+    no_reconstructions: str = "cannot reconstruct"  # what the empty panel says
+
+
+def image_figure_data(model: Model, dataset: Dataset, samples: int = FIGURE_SAMPLES,
+                      pairs: int = FIGURE_PAIRS) -> ImageFigureData:
+    """The first seed's samples and reconstructions of held-out images, where it can."""
+    fig = ImageFigureData()
+    rng = eval_rng(model, 0)
+    model.eval()
+    with torch.no_grad():
+        if model.can("sample"):
+            fig.samples = model.sample(samples, rng)[0].detach().float().cpu()
+        if model.can("reconstruct"):
+            try:  # the figure never costs the compare: the evaluators report such failures
+                fig.originals = heldout_images(dataset, pairs)
+                fig.reconstructions = reconstruct_images(model, fig.originals, rng)[0]
+            except GenzooError as exc:
+                fig.originals, fig.no_reconstructions = None, str(exc)
+    return fig
+
+
+def _show(ax: Any, image: torch.Tensor) -> None:
+    pixels = image.permute(1, 2, 0).numpy()
+    if pixels.shape[-1] == 1:
+        ax.imshow(pixels[..., 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    else:
+        ax.imshow(pixels, interpolation="nearest")
+
+
+def save_figure(figures: dict[str, ImageFigureData], path: Path) -> None:
+    """A column per model: samples above, reconstructions (original, reconstruction) below."""
+    from genzoo.plots import pyplot
+
+    plt = pyplot()
+    names = list(figures)
+    fig, axes = plt.subplots(2, len(names), figsize=(3.4 * len(names), 7.2), squeeze=False)
+    for col, name in enumerate(names):
+        f = figures[name]
+        panels = [
+            (None if f.samples is None else tile(f.samples, 8), "cannot sample"),
+            (None if f.reconstructions is None
+             else tile(interleave(f.originals, f.reconstructions), 2 * PAIRS_PER_ROW),
+             f.no_reconstructions),
+        ]
+        for row, (image, missing) in enumerate(panels):
+            ax = axes[row][col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(name)
+            if col == 0:
+                ax.set_ylabel(("samples", "reconstructions: original | reconstruction")[row],
+                              fontsize=8)
+            if image is None:
+                ax.text(0.5, 0.5, missing, ha="center", va="center", transform=ax.transAxes,
+                        color="grey", wrap=True)
+                continue
+            _show(ax, image)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_html(results: dict[str, Any], figure: Path, path: Path) -> None:
+    """A self-contained page: table, notes, figure (base64 PNG), metrics, runs, settings."""
+    e = html.escape
+    settings = results.get("settings", {})
+    header, rows = table_rows(results)
+    png = base64.b64encode(Path(figure).read_bytes()).decode("ascii")
+    seeds = settings.get("seeds", "?")
+    spread = ("one seed per model" if seeds == 1 else
+              f"mean ± standard deviation over {seeds} seeds (population std)")
+    notes = "".join(f"<li>{e(n)}</li>" for n in results.get("notes", [])) or "<li>none</li>"
+    evaluators = results.get("evaluators", {})
+    metric_items = []
+    for ev_name, ev in evaluators.items():
+        parts = [f"<li><b>{e(ev_name)}</b>: {e(ev.get('about', ''))}<ul>"]
+        parts += [f"<li><code>{e(m)}</code>: {e(PROTOCOLS.get(m, 'see the evaluator'))}</li>"
+                  for m in ev.get("metrics", [])]
+        metric_items.append("".join(parts) + "</ul></li>")
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>genzoo compare: {e(results['dataset'])}</title><style>{_CSS}</style></head><body>
+<h1>genzoo compare on {e(results['dataset'])}</h1>
+<p>{e(spread)}; preset <code>{e(str(settings.get('preset', '')))}</code>, device
+<code>{e(str(settings.get('device', '')))}</code>. A dash means the model was not scored on that
+metric: it lacks the capability, or the evaluator could not run (see the notes).</p>
+<h2>Measured</h2>
+{_table_html(header, rows)}
+<h2>Notes</h2>
+<ul>{notes}</ul>
+<h2>Samples and reconstructions</h2>
+<p>A column per model (its first seed): 64 samples; beneath, 32 held-out test images each
+followed by its reconstruction (odd columns originals, even columns reconstructions, the
+paper's layout). Blank panels: the model cannot do that.</p>
+<img alt="figure" src="data:image/png;base64,{png}" style="max-width:100%">
+<h2>Evaluators and metrics</h2>
+<ul>{"".join(metric_items) or "<li>none ran</li>"}</ul>
+<p>Each run directory below also holds the evaluators' image grids
+(<code>reconstructions-seed0.png</code>, <code>interpolations-seed0.png</code>, ...).</p>
+<h2>Runs</h2>
+{runs_table(results)}
+<h2>Settings</h2>
+<pre>{e(json.dumps(settings, indent=2, sort_keys=True))}</pre>
+</body></html>
+"""
+    atomic_write_bytes(path, page.encode("utf-8"))
