@@ -301,7 +301,12 @@ def setup(device: torch.device) -> tuple[DataParallel | None, torch.device]:
 
 def _shutdown() -> None:
     if dist.is_initialized():
-        dist.destroy_process_group()
+        # all ranks leave together: a rank that tears gloo down while its peer is still
+        # inside the last collective aborts the peer ("terminate called ...")
+        try:
+            dist.barrier()
+        finally:
+            dist.destroy_process_group()
 
 
 def check_world_size(trained_with: int, dp: DataParallel | None) -> None:
