@@ -6,7 +6,9 @@ import dataclasses
 import types
 from typing import Any
 
+from genzoo import cli, plugins
 from genzoo.model import Model
+from genzoo.registry import Registry
 
 
 def small_overrides(model_cls: type[Model]) -> dict[str, Any]:
@@ -43,3 +45,22 @@ def plugin_module(name: str, **hooks: Any) -> types.ModuleType:
     for hook_name, fn in hooks.items():
         setattr(module, hook_name, fn)
     return module
+
+
+def use_registry(monkeypatch: Any, extra_plugins: list[tuple[str, Any]]) -> Registry:
+    """Build the registry with ``extra_plugins`` and make it the one the CLI sees, with the
+    plugin environment variables cleared."""
+    for var in ("GENZOO_STRICT_PLUGINS", "GENZOO_DISABLE_PLUGINS", "GENZOO_DEBUG"):
+        monkeypatch.delenv(var, raising=False)
+    reg = plugins.build_registry(extra_plugins=extra_plugins)
+    monkeypatch.setattr(plugins, "_registry", reg)  # what the CLI's plugins.registry() returns
+    return reg
+
+
+def run_cli(args: list[str]) -> int:
+    """Run the CLI in-process; its exit code."""
+    try:
+        cli.main(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0

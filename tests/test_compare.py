@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from host_helpers import set_args, small_overrides
+from host_helpers import run_cli, set_args, small_overrides, use_registry
 from torch import nn
 
-from genzoo import cli, plugins
 from genzoo.compare import parse_sets
 from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError
@@ -77,10 +76,7 @@ class ThirdParty:
 
 @pytest.fixture
 def registry(monkeypatch):
-    for var in ("GENZOO_STRICT_PLUGINS", "GENZOO_DISABLE_PLUGINS", "GENZOO_DEBUG"):
-        monkeypatch.delenv(var, raising=False)
-    reg = plugins.build_registry(extra_plugins=[("third-party", ThirdParty)])
-    monkeypatch.setattr(plugins, "_registry", reg)  # what the CLI's plugins.registry() returns
+    reg = use_registry(monkeypatch, [("third-party", ThirdParty)])
     return reg
 
 
@@ -92,14 +88,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def run_cli(args: list[str]) -> int:
-    try:
-        cli.main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def tiny_sets(registry, models: Sequence[str]) -> list[str]:

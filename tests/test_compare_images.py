@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from host_helpers import set_args, small_overrides
+from host_helpers import run_cli, set_args, small_overrides, use_registry
 from image_helpers import ImagePlugin
 
-from genzoo import cli, compare, plugins
+from genzoo import compare
 from genzoo.errors import GenzooError
 from genzoo.evaluators.base import EvalResult, Evaluator
 from genzoo.hookspecs import hookimpl
@@ -53,11 +53,8 @@ class TestEvaluators:
 
 @pytest.fixture
 def registry(monkeypatch):
-    for var in ("GENZOO_STRICT_PLUGINS", "GENZOO_DISABLE_PLUGINS", "GENZOO_DEBUG"):
-        monkeypatch.delenv(var, raising=False)
-    reg = plugins.build_registry(extra_plugins=[("tiny-images", ImagePlugin),
+    reg = use_registry(monkeypatch, [("tiny-images", ImagePlugin),
                                                 ("test-evaluators", TestEvaluators)])
-    monkeypatch.setattr(plugins, "_registry", reg)
     # the default image evaluators as the host names them, with one that is not registered
     # (as fid or svm-features are where their plugin is missing): it is left out silently
     monkeypatch.setattr(compare, "IMAGE_METRICS",
@@ -71,14 +68,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def run_cli(args: list[str]) -> int:
-    try:
-        cli.main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def scored(entry: dict) -> set[str]:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from host_helpers import run_cli, use_registry
 from image_helpers import Constant, Identity, ImagePlugin, NoConfig, TinyAE, TinyAEConfig
 from torchvision.io import read_image
 
-from genzoo import cli, plugins
 from genzoo.data.packaged import digits
 from genzoo.data.toy import grid25
 from genzoo.errors import GenzooError
@@ -129,19 +129,8 @@ def test_wrong_output_shape_is_one_line(data):
 
 @pytest.fixture
 def registry(monkeypatch):
-    for var in ("GENZOO_STRICT_PLUGINS", "GENZOO_DISABLE_PLUGINS", "GENZOO_DEBUG"):
-        monkeypatch.delenv(var, raising=False)
-    reg = plugins.build_registry(extra_plugins=[("tiny-images", ImagePlugin)])
-    monkeypatch.setattr(plugins, "_registry", reg)
+    reg = use_registry(monkeypatch, [("tiny-images", ImagePlugin)])
     return reg
-
-
-def run_cli(args: list[str]) -> int:
-    try:
-        cli.main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def test_cli_evaluates_a_run_and_refuses_a_sampler_in_one_line(registry, tmp_path: Path,

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from host_helpers import run_cli, use_registry
 from sklearn.svm import LinearSVC
 from torch import nn
 
-from genzoo import cli, plugins
 from genzoo.data.packaged import digits
 from genzoo.data.toy import grid25
 from genzoo.errors import GenzooError
@@ -325,19 +325,8 @@ class FeaturesPlugin:
 
 @pytest.fixture
 def registry(monkeypatch):
-    for var in ("GENZOO_STRICT_PLUGINS", "GENZOO_DISABLE_PLUGINS", "GENZOO_DEBUG"):
-        monkeypatch.delenv(var, raising=False)
-    reg = plugins.build_registry(extra_plugins=[("svm-test-models", FeaturesPlugin)])
-    monkeypatch.setattr(plugins, "_registry", reg)
+    reg = use_registry(monkeypatch, [("svm-test-models", FeaturesPlugin)])
     return reg
-
-
-def run_cli(args: list[str]) -> int:
-    try:
-        cli.main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def test_cli_passes_labels_and_draws(registry, tmp_path: Path, capsys) -> None:
