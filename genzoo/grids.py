@@ -17,7 +17,9 @@ def tile(images: torch.Tensor, ncol: int, pad: int = 2) -> torch.Tensor:
     from torchvision.utils import make_grid
 
     images = images.detach().float().cpu().clamp(0, 1)
-    return make_grid(images, nrow=ncol, padding=pad, pad_value=1.0)
+    grid = make_grid(images, nrow=ncol, padding=pad, pad_value=1.0)
+    # make_grid repeats one channel to three; keep grayscale a one-channel PNG
+    return grid[:1] if images.shape[1] == 1 else grid
 
 
 def save_png(image: torch.Tensor, path: str | Path) -> Path:
