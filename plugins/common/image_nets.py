@@ -44,9 +44,23 @@ class Dropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
             return x
-        g = self.rng.generators[0]
-        keep = torch.rand(x.shape, generator=g, device=g.device) >= self.p
-        return x * keep.to(x.device) / (1.0 - self.p)
+        keep = keep_mask(x, self.p, self.rng.generators[0])
+        return x * (keep * (1.0 / (1.0 - self.p)))
+
+
+def keep_mask(x: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
+    """A bool mask shaped and laid out like ``x``, each entry False with probability ``p``
+    rounded to a multiple of 1/65,536.
+
+    Each entry takes 16 random bits, four to one 64-bit draw: on a CPU that is about three
+    times cheaper than one ``torch.rand`` float per entry, which cost 8 % of a Table 4 step.
+    """
+    n = x.numel()
+    words = torch.randint(-2**63, 2**63 - 1, ((n + 3) // 4,), generator=gen, device=gen.device)
+    keep = (words.view(torch.int16)[:n] >= round(p * 65536) - 32768).to(x.device)
+    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+        return keep.as_strided(x.shape, x.stride())  # the same layout: no copy in where()
+    return keep.view(x.shape)
 
 
 class Block(nn.Module):
@@ -76,8 +90,30 @@ class Block(nn.Module):
         """The layer's output before its nonlinearity (after BatchNorm)."""
         if self.drop is not None:
             x = self.drop(x)
-        x = self.conv(x)
+        x = self._linear(x) if self._is_matmul(x) else self.conv(_channels_last(x))
         return self.bn(x) if self.bn is not None else x
+
+    def _is_matmul(self, x: torch.Tensor) -> bool:
+        """Whether this (transposed) convolution is a plain matrix product on ``x``: a kernel
+        covering the whole input (output 1×1), or a transposed one from a 1×1 input."""
+        conv = self.conv
+        if conv.padding != (0, 0):
+            return False
+        if isinstance(conv, nn.ConvTranspose2d):
+            return x.shape[2:] == (1, 1)
+        return tuple(x.shape[2:]) == tuple(conv.kernel_size)
+
+    def _linear(self, x: torch.Tensor) -> torch.Tensor:
+        """The convolution as one GEMM: about 2.5× faster on a CPU than the convolution
+        kernels at these shapes (a batch of 100-200, 1×1 outputs or inputs)."""
+        w, b = self.conv.weight, self.conv.bias
+        if isinstance(self.conv, nn.Conv2d):  # weight (out, in, k, k); x (B, in, k, k)
+            return F.linear(x.flatten(1), w.flatten(1), b)[:, :, None, None]
+        # transposed, weight (in, out, k, k); x (B, in, 1, 1) -> (B, out, k, k)
+        y = (x.flatten(1) @ w.flatten(1)).view(x.shape[0], *w.shape[1:])
+        if b is not None:
+            y = y + b[:, None, None]
+        return _channels_last(y)
 
     def activate(self, h: torch.Tensor, inplace: bool = True) -> torch.Tensor:
         if self.act == "lrelu":
@@ -92,6 +128,15 @@ class Block(nn.Module):
         if self.act == "tanh":
             return torch.tanh(h)
         return h  # linear
+
+
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    """Feature maps larger than 1×1 go to the convolutions channels-last: oneDNN's kernels
+    for that layout are up to 10× faster on a CPU for the tables' shapes (1×1 convolutions on
+    32×32 maps, 3-channel inputs, stride-2 layers); BatchNorm and the nonlinearities keep it."""
+    if x.dim() == 4 and x.shape[2] * x.shape[3] > 1:
+        return x.contiguous(memory_format=torch.channels_last)
+    return x
 
 
 class Trunk(nn.Module):
@@ -286,6 +331,9 @@ class Replicated(nn.Module):
 
 
 def _stack(outs: list[torch.Tensor]) -> torch.Tensor:
+    # under bf16 autocast (`--precision bf16`) the networks compute in bfloat16; what leaves
+    # them is fp32, so that every loss and evaluator downstream stays in full precision
+    outs = [t.float() for t in outs]
     return outs[0].unsqueeze(0) if len(outs) == 1 else torch.stack(outs)
 
 
