@@ -16,6 +16,8 @@ from genzoo.rng import ReplicaRNG
 from genzoo.runs import Checkpoint, Run
 from genzoo.snapshots import Snapshots
 
+PRECISIONS = ("fp32", "bf16")
+
 
 @dataclass
 class TrainSettings:
@@ -24,12 +26,19 @@ class TrainSettings:
     log_every: int = 100  # steps between metrics.jsonl records (and progress-bar refreshes)
     checkpoint_every: int = 1000  # steps between checkpoints; a final one is always written
     keep_checkpoints: int = 2  # older checkpoints are deleted once a newer one is complete
+    # fp32, or bf16: train steps under bfloat16 autocast (convolutions and matrix products in
+    # bfloat16, weights, optimizer state and losses in fp32). About 1.5x faster on CPUs with
+    # native bfloat16 (AVX512-BF16, AMX) and on recent GPUs; slower elsewhere.
+    precision: str = "fp32"
 
     def validate(self) -> None:
         for name in ("steps", "batch_size", "log_every"):
             if getattr(self, name) <= 0:
                 raise GenzooError(f"--{name.replace('_', '-')} must be a positive integer, "
                                   f"got {getattr(self, name)}")
+        if self.precision not in PRECISIONS:
+            raise GenzooError(f"--precision must be one of {', '.join(PRECISIONS)}, got "
+                              f"{self.precision!r}")
         if self.checkpoint_every < 0:
             raise GenzooError("--checkpoint-every must be 0 (final only) or positive")
 
@@ -75,6 +84,9 @@ class Trainer:
         self.data_rng = (ReplicaRNG(model.seeds, "data") if self.dp is None
                          else distributed.rank_rng(model.seeds, "data", self.dp.rank))
         self.trained_world_size = 1 if self.dp is None else self.dp.world_size
+        if settings.precision == "bf16" and dataset.spec.kind != "image":
+            raise GenzooError("--precision bf16 is for image data; the toy networks are too "
+                              "small to gain from it and their losses need fp32: drop it")
         self.step = 0
         self.seconds = 0.0
         model.to(self.device)
@@ -174,6 +186,8 @@ class Trainer:
         images = (s.batch_size * model.replicas * world
                   if self.dataset.spec.kind == "image" else 0)
         bar = _ProgressBar(s.steps, self.step, images) if self.progress else None
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                  enabled=s.precision == "bf16")
         # image runs: sample and reconstruction grids each epoch and at the end
         shots = Snapshots.for_run(model, self.dataset,
                                   self.run.path if self.run is not None else None,
@@ -182,7 +196,9 @@ class Trainer:
             while self.step < s.steps:
                 if self.dp is not None:
                     self.dp.sync_buffers(model)  # rank 0's buffers, as DDP syncs them
-                metrics = model.train_step(self.draw(), self.step, s.steps)
+                batch = self.draw()
+                with autocast:
+                    metrics = model.train_step(batch, self.step, s.steps)
                 self.step += 1
                 done = self.step == s.steps
                 if self.step % s.log_every == 0 or done:
