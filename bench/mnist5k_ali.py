@@ -13,6 +13,7 @@ Sample and reconstruction grids are in the run directory (samples/, reconstructi
 
     .venv/bin/python bench/mnist5k_ali.py                 # ali, its default steps
     .venv/bin/python bench/mnist5k_ali.py --model vae --steps 1000
+    .venv/bin/python bench/mnist5k_ali.py --precision bf16 --set lr_d=2e-4
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="ali")
     parser.add_argument("--steps", type=int, default=None, help="default: the model's own")
     parser.add_argument("--out", type=Path, help="run directory (default: a new temp dir)")
+    parser.add_argument("--precision", default="fp32", help="fp32 or bf16 (genzoo train's)")
+    parser.add_argument("--set", dest="settings", action="append", default=[],
+                        metavar="KEY=VALUE", help="a model setting (repeatable)")
     args = parser.parse_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix="genzoo-mnist5k-")) / args.model
     script = Path(sys.executable).with_name("genzoo")
@@ -50,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
            "--no-progress"]
     if args.steps:
         cmd += ["--steps", str(args.steps)]
+    cmd += ["--precision", args.precision]
+    for setting in args.settings:
+        cmd += ["--set", setting]
     print("running:", " ".join(cmd), flush=True)
     started = time.perf_counter()
     if subprocess.run(cmd).returncode != 0:

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.exceptions import TyperException
 
-from genzoo import api, plugins
+from genzoo import api, distributed, plugins
 from genzoo import config as config_lib
 from genzoo.errors import GenzooError
 from genzoo.trainer import TrainSettings
@@ -94,6 +94,14 @@ def _data_options(data_dir: Path | None, download: bool = False,
     if not verify:
         opts["verify"] = False
     return opts
+
+
+def _one_process(command: str) -> None:
+    """Only `genzoo train` runs data-parallel; under torchrun every other command would run
+    N times over, each copy writing the same files."""
+    if distributed.env_world_size() > 1:
+        raise GenzooError(f"genzoo {command} runs in one process; only `genzoo train` runs "
+                          f"under torchrun: start it with plain `genzoo {command} ...`")
 
 
 @app.command()
@@ -208,6 +216,7 @@ def sample(
 ):
     """Draw samples from a trained run: a PNG (scatter plot or image grid) or a .npy array."""
     with user_errors():
+        _one_process("sample")
         if n <= 0:
             raise GenzooError(f"-n must be a positive integer, got {n}")
         if output.suffix.lower() not in (".png", ".npy"):
@@ -290,6 +299,7 @@ def evaluate(
 ):
     """Run evaluators on a trained run; print a table and write results.json into it."""
     with user_errors():
+        _one_process("evaluate")
         reg = plugins.registry()
         for name in metric:
             reg.evaluator(name)  # unknown names fail before the model loads
@@ -353,6 +363,7 @@ def compare(
     from genzoo.evaluators.mode_coverage import mixture_reason
 
     with user_errors():
+        _one_process("compare")
         reg = plugins.registry()
         if toy is not None and dataset is not None:
             raise GenzooError("pass either --toy or --dataset, not both")
@@ -422,6 +433,7 @@ def fid_cmd(
 ):
     """FID between two sets of images (folders or dataset splits), offline."""
     with user_errors():
+        _one_process("fid")
         result = api.fid(plugins.registry(), a, b, weights=fid_weights, kid=kid,
                          batch_size=batch_size, limit=limit, device=device,
                          data_options=_data_options(data_dir))
