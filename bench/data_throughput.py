@@ -79,22 +79,19 @@ def main() -> None:
     ap.add_argument("--n-celeba", type=int, default=2000)
     args = ap.parse_args()
     from PIL import Image
-    from scipy.io import savemat
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         os.environ["GENZOO_CACHE"] = str(root / "cache")  # never the user's cache
+        from synthetic_svhn import write_svhn
+
         from genzoo.data.celeba import CelebA
         from genzoo.data.cifar10 import CIFAR10
         from genzoo.data.packaged import digits, faces, mnist5k
         from genzoo.data.svhn import SVHN
 
+        write_svhn(root, args.n_svhn)
         rng = np.random.default_rng(0)
-        (root / "svhn").mkdir()
-        for split, n in (("train", args.n_svhn), ("test", 100)):
-            savemat(root / "svhn" / f"{split}_32x32.mat",
-                    {"X": rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8),
-                     "y": rng.integers(1, 11, (n, 1)).astype(np.uint8)})
         cdir = root / "cifar10" / "cifar-10-batches-py"
         cdir.mkdir(parents=True)
         for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:

@@ -129,17 +129,12 @@ def main() -> None:
     ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                     help="bf16: also time genzoo with bfloat16 autocast")
     args = ap.parse_args()
-    from scipy.io import savemat
+    from synthetic_svhn import write_svhn
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         os.environ["GENZOO_CACHE"] = str(root / "cache")  # never the user's cache
-        rng = np.random.default_rng(0)
-        (root / "svhn").mkdir()
-        for split, n in (("train", args.n), ("test", 100)):
-            savemat(root / "svhn" / f"{split}_32x32.mat",
-                    {"X": rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8),
-                     "y": rng.integers(1, 11, (n, 1)).astype(np.uint8)})
+        write_svhn(root, args.n)
 
         trainers = {"genzoo": genzoo_trainer(root)}
         if args.precision == "bf16":
