@@ -121,7 +121,9 @@ def train(
     out: Annotated[Path | None, typer.Option(help="Run directory to create.")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue this run directory.")] = None,
     log_every: Annotated[int, typer.Option(help="Steps between logged metrics.")] = 100,
-    checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 1000,
+    checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints (image "
+                                                       "runs also write one each epoch; 0: "
+                                                       "the final one only).")] = 1000,
     precision: Annotated[str, typer.Option(help="fp32, or bf16: bfloat16 autocast in the "
                                                 "train step (faster on CPUs with AVX512-BF16 "
                                                 "or AMX, and on GPUs).")] = "fp32",

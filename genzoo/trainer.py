@@ -14,7 +14,7 @@ from genzoo.errors import GenzooError
 from genzoo.model import Batch, Model
 from genzoo.rng import ReplicaRNG
 from genzoo.runs import Checkpoint, Run
-from genzoo.snapshots import Snapshots
+from genzoo.snapshots import Snapshots, steps_per_epoch
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -24,7 +24,9 @@ class TrainSettings:
     steps: int = 5000  # optimisation steps (each model defines what one step updates)
     batch_size: int = 100  # examples per step, per seed
     log_every: int = 100  # steps between metrics.jsonl records (and progress-bar refreshes)
-    checkpoint_every: int = 1000  # steps between checkpoints; a final one is always written
+    # steps between checkpoints; image runs also write one at the end of every epoch; a final
+    # one is always written (0: the final one only)
+    checkpoint_every: int = 1000
     keep_checkpoints: int = 2  # older checkpoints are deleted once a newer one is complete
     # fp32, or bf16: train steps under bfloat16 autocast (convolutions and matrix products in
     # bfloat16, weights, optimizer state and losses in fp32). About 1.5x faster on CPUs with
@@ -192,6 +194,9 @@ class Trainer:
         shots = Snapshots.for_run(model, self.dataset,
                                   self.run.path if self.run is not None else None,
                                   s.batch_size * world)
+        # image data with a known size: a checkpoint at the end of every epoch as well
+        epoch = (steps_per_epoch(self.dataset, s.batch_size * world)
+                 if self.dataset.spec.kind == "image" and s.checkpoint_every else None)
         try:
             while self.step < s.steps:
                 if self.dp is not None:
@@ -212,7 +217,8 @@ class Trainer:
                         bar.update(self.step, record)
                 if shots is not None:
                     shots.after_step(self.step, done)
-                if done or (s.checkpoint_every and self.step % s.checkpoint_every == 0):
+                if done or (s.checkpoint_every and self.step % s.checkpoint_every == 0) or \
+                        (epoch and self.step % epoch == 0):
                     self.seconds = base_seconds + time.perf_counter() - started
                     self.save()
         finally:

@@ -121,3 +121,23 @@ def test_cli_trains_table4_ali_on_svhn_format_files(tmp_path: Path, monkeypatch)
     assert (out / "reconstructions" / "epoch_001.png").exists()
     assert [json.loads(line)["step"] for line in
             (out / "metrics.jsonl").read_text().splitlines()] == [2]
+
+
+def test_image_runs_checkpoint_every_epoch(tmp_path: Path, digits) -> None:
+    """digits has 1,438 training images: an epoch is 15 steps of 100; checkpoints land at each
+    epoch's end as well as every --checkpoint-every steps, and 0 keeps the final one only."""
+    from genzoo.runs import Run
+
+    def checkpoint_steps(out: Path, every: int) -> list[int]:
+        with pytest.raises(SystemExit) as exc:
+            main(["train", "gan", "--dataset", "digits", "--steps", "32", "--batch-size", "100",
+                  "--checkpoint-every", str(every), "--out", str(out), "--no-progress",
+                  "--set", "image_width=4", "--set", "z_dim=4"])
+        assert exc.value.code == 0
+        return sorted(int(p.stem.split("-")[1]) for p in (out / "checkpoints").glob("*.json"))
+
+    assert digits.size("train") == 1438
+    # the two newest are kept (keep_checkpoints): epoch 2's end (30) and the last step
+    assert checkpoint_steps(tmp_path / "b", 1000) == [30, 32]
+    assert checkpoint_steps(tmp_path / "c", 0) == [32]
+    assert Run.open(tmp_path / "b").load_checkpoint().step == 32
