@@ -64,7 +64,7 @@ class JointDiscriminatorFields(DiscriminatorFields):
 
 @dataclass
 class OptimFields:
-    lr: float = 5e-4  # Adam learning rate (of the generator side, in a game)
+    lr: float = 1e-3  # Adam learning rate (of the generator side, in a game)
     beta1: float = 0.5
     beta2: float = 0.9
     lr_decay: Literal["none", "linear", "cosine"] = "linear"  # anneal learning rates to 0 ...
