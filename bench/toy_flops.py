@@ -7,8 +7,9 @@ Both numbers come from the same run:
 - **peak**: a large ``torch.mm`` (fp32, square, 2 n^3 FLOPs per product), best of a few
   timed repeats, using the threads torch uses for training.
 - **step**: the model's ``train_step`` at its default preset (batch size from its Config),
-  with all seeds vectorized as in ``genzoo compare``. FLOPs per step are counted by
-  ``torch.utils.flop_counter.FlopCounterMode`` over one real step: every matmul that runs
+  with all seeds vectorized as in ``genzoo compare``. FLOPs per step are counted with
+  torch's flop-counter formulas (``FlopCount``) over real steps, averaged over a whole cycle
+  of the lazy R1 penalty (it runs every ``r1_every`` steps): every matmul that runs
   (the replica-batched ``baddbmm`` of each Linear layer forward, and the ``bmm`` products of
   its backward: the weight gradient always, the input gradient only where autograd needs it).
   That is the Linear layers' forward + backward work as executed; elementwise work
@@ -23,13 +24,32 @@ import argparse
 import time
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
 
 from genzoo import config as config_lib
 from genzoo import plugins
 from genzoo.api import build_model_from_config
 from genzoo.layers import Linear
 from genzoo.trainer import Trainer, TrainSettings
+
+
+class FlopCount(TorchDispatchMode):
+    """FLOPs of every op torch's flop counter knows (matmuls, convolutions), counted as they
+    run. ``FlopCounterMode`` itself cannot follow the R1 penalty's ``autograd.grad`` (its
+    module tracker raises there), so this counts with its formulas and no module tracking."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        count = flop_registry.get(func._overloadpacket)
+        if count is not None:
+            self.total += count(*args, **kwargs, out_val=out)
+        return out
 
 
 def matmul_rate(n: int = 2048, seconds: float = 1.0, repeats: int = 3) -> float:
@@ -46,8 +66,9 @@ def matmul_rate(n: int = 2048, seconds: float = 1.0, repeats: int = 3) -> float:
     return best
 
 
-def linear_rows(model: torch.nn.Module, trainer: Trainer) -> int:
-    """Analytic Linear FLOPs of one step: forward rows counted by hooks, times 3."""
+def linear_rows(model: torch.nn.Module, trainer: Trainer, cycle: int) -> float:
+    """Analytic Linear FLOPs per step over ``cycle`` steps: forward rows counted by hooks,
+    times 3."""
     total = 0
 
     def hook(module: Linear, inputs: tuple[torch.Tensor, ...], _out: torch.Tensor) -> None:
@@ -55,11 +76,12 @@ def linear_rows(model: torch.nn.Module, trainer: Trainer) -> int:
         total += module.flops(inputs[0].shape[1])
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, Linear)]
-    model.train_step(trainer.draw(), trainer.step, trainer.settings.steps)
-    trainer.step += 1
+    for _ in range(cycle):
+        model.train_step(trainer.draw(), trainer.step, trainer.settings.steps)
+        trainer.step += 1
     for h in handles:
         h.remove()
-    return 3 * total
+    return 3 * total / cycle
 
 
 def main() -> None:
@@ -78,8 +100,11 @@ def main() -> None:
     config = cls.make_config(data.spec, "default",
                              config_lib.parse_overrides(cls.Config, args.sets))
     seeds = list(range(args.seeds))
+    # lazy R1 runs every r1_every steps: count and time whole cycles of that many steps
+    cycle = getattr(config, "r1_every", 1) if getattr(config, "r1_gamma", 0) > 0 else 1
+    args.steps = -(-args.steps // cycle) * cycle
     model = build_model_from_config(cls, config, data, seeds)
-    total = args.steps * args.repeats + 10
+    total = args.steps * args.repeats + 4 + 2 * cycle
     trainer = Trainer(model, data, TrainSettings(steps=total, batch_size=config.batch_size,
                                                  log_every=10**9, checkpoint_every=0))
     model.train()
@@ -88,12 +113,13 @@ def main() -> None:
         model.train_step(trainer.draw(), trainer.step, total)
         trainer.step += 1
 
-    for _ in range(3):  # warm-up: allocator, first-call kernels
+    for _ in range(4):  # warm-up: allocator, first-call kernels
         step()
-    with FlopCounterMode(display=False) as counter:
-        step()
-    counted = counter.get_total_flops()
-    analytic = linear_rows(model, trainer)
+    with FlopCount() as counter:
+        for _ in range(cycle):
+            step()
+    counted = counter.total / cycle
+    analytic = linear_rows(model, trainer, cycle)
 
     peak = matmul_rate()
     best = float("inf")
@@ -106,7 +132,7 @@ def main() -> None:
     print(f"threads            {torch.get_num_threads()}")
     print(f"model              {args.model} ({args.seeds} seeds vectorized, batch "
           f"{config.batch_size} per seed, default preset)")
-    print(f"FLOPs per step     {counted / 1e9:.3f} GFLOP counted "
+    print(f"FLOPs per step     {counted / 1e9:.3f} GFLOP counted, mean over {cycle} step(s) "
           f"(Linear fwd + 2x bwd analytic: {analytic / 1e9:.3f} GFLOP)")
     print(f"step time          {best * 1e3:.2f} ms (best of {args.repeats} x {args.steps})")
     print(f"achieved           {rate:.1f} GFLOP/s")
