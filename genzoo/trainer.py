@@ -29,8 +29,8 @@ class TrainSettings:
     checkpoint_every: int = 1000
     keep_checkpoints: int = 2  # older checkpoints are deleted once a newer one is complete
     # fp32, or bf16: train steps under bfloat16 autocast (convolutions and matrix products in
-    # bfloat16, weights, optimizer state and losses in fp32). About 1.5x faster on CPUs with
-    # native bfloat16 (AVX512-BF16, AMX) and on recent GPUs; slower elsewhere.
+    # bfloat16; weights, optimizer state and losses in fp32). Image data only; Table 4's step
+    # ran 1.7x faster than fp32 on a 2-core CPU with AVX512-BF16 (bench/image_throughput.py)
     precision: str = "fp32"
 
     def validate(self) -> None:

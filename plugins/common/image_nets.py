@@ -59,7 +59,7 @@ def keep_mask(x: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
     words = torch.randint(-2**63, 2**63 - 1, ((n + 3) // 4,), generator=gen, device=gen.device)
     keep = (words.view(torch.int16)[:n] >= round(p * 65536) - 32768).to(x.device)
     if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
-        return keep.as_strided(x.shape, x.stride())  # the same layout: no copy in where()
+        return keep.as_strided(x.shape, x.stride())  # x's layout: the multiply keeps it
     return keep.view(x.shape)
 
 
@@ -333,7 +333,7 @@ class Replicated(nn.Module):
 def _stack(outs: list[torch.Tensor]) -> torch.Tensor:
     # under bf16 autocast (`--precision bf16`) the networks compute in bfloat16; what leaves
     # them is fp32, so that every loss and evaluator downstream stays in full precision
-    outs = [t.float() for t in outs]
+    outs = [t.float() if t.dtype in (torch.bfloat16, torch.float16) else t for t in outs]
     return outs[0].unsqueeze(0) if len(outs) == 1 else torch.stack(outs)
 
 
