@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import types
+from pathlib import Path
 from typing import Any
 
 from genzoo import cli, plugins
@@ -64,3 +65,12 @@ def run_cli(args: list[str]) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0
+
+
+def assert_compare_refuses(args: list[str], message: str, out: Path, capsys: Any) -> None:
+    """`genzoo compare ARGS --out OUT` exits 2 with one line containing ``message`` and
+    creates nothing."""
+    assert run_cli(["compare", *args, "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not out.exists()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from host_helpers import run_cli, set_args, small_overrides, use_registry
+from host_helpers import assert_compare_refuses, run_cli, set_args, small_overrides, use_registry
 from torch import nn
 
 from genzoo.compare import parse_sets
@@ -158,11 +158,7 @@ def test_tiny_compare_writes_results_figure_and_report(registry, tmp_path: Path,
     (["gan", "--toy", "pictures"], "compare runs on toy Gaussian mixtures"),
 ])
 def test_bad_input_is_one_line_before_any_training(registry, tmp_path, capsys, args, message):
-    out = tmp_path / "cmp"
-    assert run_cli(["compare", *args, "--out", str(out), "--no-progress"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert message in err and len(err.splitlines()) == 1
-    assert not out.exists()
+    assert_compare_refuses(args, message, tmp_path / "cmp", capsys)
 
 
 def test_refuses_a_non_empty_output_directory(registry, tmp_path, capsys):

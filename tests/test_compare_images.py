@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from host_helpers import run_cli, set_args, small_overrides, use_registry
+from host_helpers import assert_compare_refuses, run_cli, set_args, small_overrides, use_registry
 from image_helpers import ImagePlugin
 
 from genzoo import compare
@@ -154,11 +154,7 @@ def test_metric_chooses_evaluators_and_seeds_give_a_spread(registry, tmp_path, c
     (["tiny-ae", "--dataset", "digits", "--eval-option", "k"], "must look like KEY=VALUE"),
 ])
 def test_bad_input_is_one_line_before_any_training(registry, tmp_path, capsys, args, message):
-    out = tmp_path / "cmp"
-    assert run_cli(["compare", *args, "--out", str(out), "--no-progress"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert message in err and len(err.splitlines()) == 1
-    assert not out.exists()
+    assert_compare_refuses(args, message, tmp_path / "cmp", capsys)
 
 
 def test_toy_compare_defaults_to_grid25_and_every_applicable_evaluator(registry, tmp_path,

@@ -198,6 +198,12 @@ class Canvas:
 # --- one replica's networks (inputs (B, ...)) --------------------------------------------------
 
 
+def _embedding(y_dim: int, embed: int, build: dict[str, Any]) -> conditioning.Embedding | None:
+    """A conditional network's linear embedding of y (Eq. 7), from the replica's init stream;
+    None for an unconditional one (y_dim 0)."""
+    return conditioning.Embedding(y_dim, embed, build["init_std"], build["gen"]) if y_dim else None
+
+
 class EncoderNet(nn.Module):
     """G_z: x (B, C, H, W) -> posterior parameters (B, out) at the network's 1×1 output."""
 
@@ -206,8 +212,7 @@ class EncoderNet(nn.Module):
         super().__init__()
         self.canvas = canvas
         # conditional (Eq. 7): y's embedding enters as `embed` constant input feature maps
-        self.embed = (conditioning.Embedding(y_dim, embed, build["init_std"], build["gen"])
-                      if y_dim else None)
+        self.embed = _embedding(y_dim, embed, build)
         in_channels = canvas.c + (embed if y_dim else 0)
         self.trunk = Trunk(spec.encoder, in_channels, spec, out_channels=out, **build)
 
@@ -246,8 +251,7 @@ class DecoderNet(nn.Module):
         super().__init__()
         self.canvas = canvas
         # conditional (Eq. 7): y's embedding is concatenated to z at the 1×1 input
-        self.embed = (conditioning.Embedding(y_dim, embed, build["init_std"], build["gen"])
-                      if y_dim else None)
+        self.embed = _embedding(y_dim, embed, build)
         in_channels = z_dim + (embed if y_dim else 0)
         self.trunk = Trunk(spec.decoder, in_channels, spec, out_channels=canvas.c, **build)
         self.scale = 2.0 if spec.decoder[-1].act == "tanh" else 1.0
@@ -284,8 +288,7 @@ class DiscriminatorNet(nn.Module):
         self.disc_z = Trunk(spec.disc_z, z_dim, spec, **build) if z_dim else None
         joint_in = self.disc_x.out_channels + (self.disc_z.out_channels if z_dim else 0)
         # conditional (Eq. 7): pairs end in y's y_dim values; its embedding joins the head
-        self.embed = (conditioning.Embedding(y_dim, embed, build["init_std"], build["gen"])
-                      if y_dim else None)
+        self.embed = _embedding(y_dim, embed, build)
         joint_in += embed if y_dim else 0
         # outputs: 1 logit, or K+1 class logits for semi-supervised ALI (k_plus_one)
         self.head = Trunk(spec.disc_joint, joint_in, spec, out_channels=outputs, **build)
