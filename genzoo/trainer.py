@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from genzoo import distributed
+from genzoo import allocator, distributed
 from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError
 from genzoo.model import Batch, Model
@@ -72,6 +72,7 @@ class Trainer:
                  run: Run | None = None, device: torch.device | str = "cpu",
                  progress: bool = False):
         settings.validate()
+        allocator.keep_freed_memory()
         self.model = model
         self.dataset = dataset
         self.train_data = model.training_data(dataset)  # what batches are drawn from
