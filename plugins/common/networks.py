@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from genzoo.layers import Maxout
+from genzoo.layers import BatchNorm, Maxout
 from genzoo.model import DataSpec
 from genzoo.rng import ReplicaRNG
 from genzoo_plugins.common import image_nets, toy_nets
@@ -88,6 +88,11 @@ def _toy_features(encoder: toy_nets.Encoder, x: torch.Tensor) -> torch.Tensor:
     layers = list(encoder.net)
     for i, layer in enumerate(layers):
         nxt = layers[i + 1] if i + 1 < len(layers) else None
+        if isinstance(layer, BatchNorm) and layer.relu:  # the ReLU fused into it
+            x = layer.normalize(x)
+            hidden.append(x.clone())
+            x = torch.relu(x)
+            continue
         x = layer(x)
         if isinstance(nxt, _ACTIVATIONS):
             hidden.append(x.clone())  # the activation after it may work in place
