@@ -70,6 +70,12 @@ class Game:
     BatchNorm), so the generator's gradient at each pair is the D loss's gradient there times
     the scalar slope ratio above.
 
+    A D with a parameter-free ``front`` (toy D's Fourier features; ``judge`` is the rest) has
+    it computed once per step, for both updates. Where one half of the pairs carries no graph
+    of the generator side (the GAN's data, post-hoc inference's frozen decoder), the generator
+    update judges only the other half: the fixed half's terms of its loss are constants, so
+    its ``loss_g`` is the moving half's terms alone.
+
     Instance noise (Sønderby et al. 2016), when configured, adds N(0, s^2) to the first
     ``x_dim`` features of every real and fake pair D sees, with s annealed linearly from
     ``instance_noise`` to 0 at ``instance_noise_until`` of the phase: D first compares blurred
@@ -83,6 +89,7 @@ class Game:
         self.disc, self.opt_d, self.opt_g, self.config = disc, opt_d, opt_g, config
         self.x_dim, self.noise = x_dim, noise
         self.pack = getattr(disc, "pack", 1)  # PacGAN: D gives one logit per group of pack
+        self.has_front = hasattr(disc, "front") and hasattr(disc, "judge")
         self.lr_g = config.lr
         self.lr_d = config.lr if config.lr_d is None else config.lr_d
         self.index = 0  # the training step being taken (lazy R1 keys on it)
@@ -108,6 +115,13 @@ class Game:
     def _logits(self, pairs: torch.Tensor) -> torch.Tensor:
         return self.disc(pairs).squeeze(-1)
 
+    def _front(self, pairs: torch.Tensor) -> torch.Tensor:
+        """D's parameter-free front (or the pairs themselves): the input of ``_judge``."""
+        return self.disc.front(pairs) if self.has_front else pairs
+
+    def _judge(self, features: torch.Tensor) -> torch.Tensor:
+        return (self.disc.judge(features) if self.has_front else self.disc(features)).squeeze(-1)
+
     # The two losses on D's logits for [real; fake] pairs, the first b real; a subclass with
     # another D (k_plus_one.ClassGame: K+1 classes) replaces them and keeps the update orders.
     def loss_d(self, logits: torch.Tensor, b: int) -> torch.Tensor:
@@ -116,13 +130,22 @@ class Game:
     def loss_g(self, logits: torch.Tensor, b: int) -> torch.Tensor:
         return g_loss(logits[:, :b], logits[:, b:], self.config.generator_loss)
 
-    def _d_backward(self, real: torch.Tensor, fake: torch.Tensor,
-                    leaf: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Backward of the D loss (plus R1) into D's grads and ``leaf.grad``; returns
-        (loss_d, logits)."""
-        logits = self._logits(leaf)
-        b = real.shape[1] // self.pack
-        loss = self.loss_d(logits, b)
+    # The generator side's loss on one half alone (the other half is constant for it); a game
+    # whose loss_g does not split by halves sets half_losses = False.
+    half_losses = True
+
+    def loss_g_half(self, logits: torch.Tensor, real: bool) -> torch.Tensor:
+        sign = 1.0 if real else -1.0  # l_real's terms at +l, l_fake's at -l
+        if self.config.generator_loss == "nonsaturating":
+            return F.softplus(sign * logits).mean(1)
+        return -F.softplus(-sign * logits).mean(1)
+
+    def _d_backward(self, real: torch.Tensor,
+                    features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Backward of the D loss (plus R1) into D's grads and ``features.grad``, from D's
+        front of [real; fake]; returns (loss_d, logits)."""
+        logits = self._judge(features)
+        loss = self.loss_d(logits, real.shape[1] // self.pack)
         self.opt_d.zero_grad(set_to_none=True)
         loss.sum().backward()
         self._r1(real)
@@ -137,23 +160,40 @@ class Game:
         (grad,) = torch.autograd.grad(self._logits(x).sum(), x, create_graph=True)
         # per D input (a group of pack samples): the squared gradient summed over its members
         penalty = 0.5 * c.r1_gamma * c.r1_every * self.pack * grad.square().sum(-1).mean(1)
-        penalty.sum().backward()
+        # into D's weights only: the data's own gradient would cost a pass and is thrown away
+        penalty.sum().backward(inputs=[p for p in self.disc.parameters() if p.requires_grad])
 
-    def _d_step(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        loss, _ = self._d_backward(real, fake, torch.cat([real, fake], dim=1).detach())
+    def _d_step(self, real: torch.Tensor, fake: torch.Tensor,
+                features: torch.Tensor | None = None) -> torch.Tensor:
+        """One D update on (real, fake), or on their front ``features`` when given."""
+        if features is None:
+            with torch.no_grad():
+                features = self._front(torch.cat([real, fake], dim=1))
+        loss, _ = self._d_backward(real, features.detach())
         self.opt_d.step()
         return loss
 
-    def _g_backward(self, pairs: torch.Tensor, b: int) -> torch.Tensor:
-        """Backward of the G loss into the generator side only (D's weights get no grads)."""
-        leaf = pairs.detach().requires_grad_(True)
-        logits = self._logits(leaf)
-        b //= self.pack
-        loss = self.loss_g(logits, b)
+    def _one_half_moves(self, real: torch.Tensor, fake: torch.Tensor) -> bool:
+        return self.half_losses and real.requires_grad != fake.requires_grad
+
+    def _g_backward(self, real: torch.Tensor, fake: torch.Tensor,
+                    features: torch.Tensor | None = None) -> torch.Tensor:
+        """Backward of the G loss into the generator side only (D's weights get no grads).
+        ``features``: D's front of [real; fake] with the generator side's graph, if made."""
+        if self._one_half_moves(real, fake):
+            moving = real if real.requires_grad else fake
+            features = self._front(moving)
+            leaf = features.detach().requires_grad_(True)
+            loss = self.loss_g_half(self._judge(leaf), real=moving is real)
+        else:
+            if features is None:
+                features = self._front(torch.cat([real, fake], dim=1))
+            leaf = features.detach().requires_grad_(True)
+            loss = self.loss_g(self._judge(leaf), real.shape[1] // self.pack)
         loss.sum().backward(inputs=[leaf])  # input gradients only: D's weights get none
         self.opt_g.zero_grad(set_to_none=True)
-        if pairs.requires_grad:
-            pairs.backward(leaf.grad)
+        if features.requires_grad:
+            features.backward(leaf.grad)
         return loss.detach()
 
     def step(self, make_pairs: Callable[[torch.Tensor], Pairs], x: torch.Tensor, index: int,
@@ -174,12 +214,17 @@ class Game:
             return self._simultaneous(*self._blurred(make_pairs(x)))
         if c.update_order == "d_then_g":
             real, fake = self._blurred(make_pairs(x))
-            loss_d = self._d_step(real, fake)
-            loss_g = self._g_backward(torch.cat([real, fake], dim=1), real.shape[1])
+            if self._one_half_moves(real, fake):  # D's front without a graph; G makes its own
+                loss_d = self._d_step(real, fake)
+                loss_g = self._g_backward(real, fake)
+            else:  # D's front once, with the generator side's graph, for both updates
+                features = self._front(torch.cat([real, fake], dim=1))
+                loss_d = self._d_step(real, fake, features)
+                loss_g = self._g_backward(real, fake, features)
             self.opt_g.step()
         else:  # g_then_d: D then learns against pairs from the updated generator side
             real, fake = self._blurred(make_pairs(x))
-            loss_g = self._g_backward(torch.cat([real, fake], dim=1), real.shape[1])
+            loss_g = self._g_backward(real, fake)
             self.opt_g.step()
             with torch.no_grad():
                 real, fake = self._blurred(make_pairs(x))
@@ -188,17 +233,17 @@ class Game:
 
     def _simultaneous(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         b = real.shape[1] // self.pack
-        pairs = torch.cat([real, fake], dim=1)
-        leaf = pairs.detach().requires_grad_(True)
-        loss_d, logits = self._d_backward(real, fake, leaf)
+        features = self._front(torch.cat([real, fake], dim=1))
+        leaf = features.detach().requires_grad_(True)
+        loss_d, logits = self._d_backward(real, leaf)
         l_real, l_fake = logits[:, :b], logits[:, b:]
         self.opt_g.zero_grad(set_to_none=True)
-        if pairs.requires_grad:
+        if features.requires_grad:
             slope = _g_over_d_slope(l_real, l_fake, self.config.generator_loss)
             if self.pack > 1:  # one logit per group: each member gets its group's slope
                 slope = slope.repeat_interleave(self.pack, dim=1)
             assert leaf.grad is not None
-            pairs.backward(leaf.grad * slope.unsqueeze(-1))
+            features.backward(leaf.grad * slope.unsqueeze(-1))
         self.opt_d.step()
         self.opt_g.step()
         return {"loss_d": loss_d,

@@ -60,6 +60,7 @@ class ClassGame(Game):
     of the last n_l real examples of the batch (the labelled ones)."""
 
     labels: torch.Tensor | None = None
+    half_losses = False  # its G loss mixes the halves (the labelled real ones included)
 
     def _labels(self, logits: torch.Tensor) -> torch.Tensor:
         if self.labels is None:

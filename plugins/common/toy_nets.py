@@ -83,7 +83,11 @@ def encoder(rng: ReplicaRNG, c: EncoderFields, d: DecoderFields, x_dim: int) -> 
 
 
 class FourierFeatures(nn.Module):
-    """x -> [x, sin(x W), cos(x W)] with a fixed random W (R, in, n) per replica."""
+    """x -> [x, sin(x W), cos(x W)] with a fixed random W (R, in, n) per replica.
+
+    Given more columns than W has rows, the extra ones pass through after the features:
+    (x, z) -> [x, sin(x W), cos(x W), z], a joint D's front in one pass.
+    """
 
     def __init__(self, rng: ReplicaRNG, in_dim: int, n: int, scale: float):
         super().__init__()
@@ -91,8 +95,47 @@ class FourierFeatures(nn.Module):
         self.out_dim = in_dim + 2 * n
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.bmm(x, self.freqs)
-        return torch.cat([x, torch.sin(y), torch.cos(y)], dim=-1)
+        return _Fourier.apply(x, self.freqs)
+
+
+class _Fourier(torch.autograd.Function):
+    """[x, sin(xW), cos(xW), rest] whose backward reuses the forward's sin and cos.
+
+    Autograd's own sin and cos backward would evaluate cos and sin again (a third of the
+    features' cost per pass). The backward is made of differentiable ops on saved tensors, so
+    R1's double backward goes through it.
+    """
+
+    @staticmethod
+    def forward(ctx, inputs: torch.Tensor, freqs: torch.Tensor  # type: ignore[override]
+                ) -> torch.Tensor:
+        d, n = freqs.shape[-2:]
+        x = inputs[..., :d]
+        y = torch.bmm(x, freqs)
+        out = torch.empty(*inputs.shape[:-1], inputs.shape[-1] + 2 * n, dtype=y.dtype,
+                          device=inputs.device)
+        out[..., :d] = x
+        torch.sin(y, out=out[..., d:d + n])
+        torch.cos(y, out=out[..., d + n:d + 2 * n])
+        out[..., d + 2 * n:] = inputs[..., d:]
+        ctx.save_for_backward(out, freqs)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor  # type: ignore[override]
+                 ) -> tuple[torch.Tensor | None, None]:
+        if not ctx.needs_input_grad[0]:
+            return None, None
+        out, freqs = ctx.saved_tensors
+        d, n = freqs.shape[-2:]
+        sin, cos = out[..., d:d + n], out[..., d + n:d + 2 * n]
+        # d sin(y) = cos(y) dy and d cos(y) = -sin(y) dy
+        grad_y = torch.addcmul(grad[..., d:d + n] * cos, grad[..., d + n:d + 2 * n], sin,
+                               value=-1)
+        grad_x = torch.baddbmm(grad[..., :d], grad_y, freqs.transpose(1, 2))
+        if grad.shape[-1] == d + 2 * n:
+            return grad_x, None
+        return torch.cat([grad_x, grad[..., d + 2 * n:]], dim=-1), None
 
 
 def _embed(rng: ReplicaRNG, c: DiscriminatorFields, x_dim: int) -> tuple[nn.Module, int]:
@@ -139,14 +182,30 @@ class Pack(nn.Module):
         return x.reshape(r, n // self.m, self.m * f)
 
 
+class Discriminator(nn.Sequential):
+    """D(x) of the GAN: [embedding, Pack, head] -> logits (R, B / pack, 1).
+
+    ``front`` is the parameter-free embedding and ``judge`` the rest, so the Game can embed a
+    step's samples once for both of its updates; ``forward`` = judge(front(x)).
+    """
+
+    def __init__(self, embed: nn.Module, pack: int, head: nn.Module):
+        super().__init__(embed, Pack(pack), head)
+        self.pack = pack  # the Game reads it
+
+    def front(self, x: torch.Tensor) -> torch.Tensor:
+        return self[0](x)
+
+    def judge(self, features: torch.Tensor) -> torch.Tensor:
+        return self[2](self[1](features))
+
+
 def discriminator(rng: ReplicaRNG, c: DiscriminatorFields, x_dim: int, init_std: float | None,
-                  dropout_rng: ReplicaRNG) -> nn.Sequential:
+                  dropout_rng: ReplicaRNG) -> Discriminator:
     """D(x) of the GAN: the joint head's shape on x alone; returns logits (R, B / pack, 1)."""
     embed, in_dim = _embed(rng, c, x_dim)
     head = _head(rng, c, in_dim * c.disc_pack, init_std, dropout_rng, c.dropout_in)
-    net = nn.Sequential(embed, Pack(c.disc_pack), head)
-    net.pack = c.disc_pack  # type: ignore[assignment]  # the Game reads it
-    return net
+    return Discriminator(embed, c.disc_pack, head)
 
 
 class JointDiscriminator(nn.Module):
@@ -164,6 +223,7 @@ class JointDiscriminator(nn.Module):
         self.x_dim, self.pack = x_dim, c.disc_pack
         self.packer = Pack(c.disc_pack)
         self.embed, ex = _embed(rng, c, x_dim)
+        self.embedded_x = ex  # features of x in front(xz), followed by z's
         self.branch_x = self._branch(rng, c, c.disc_x_layers, ex, init_std, dropout_rng)
         self.branch_z = self._branch(rng, c, c.disc_z_layers, z_dim, init_std, dropout_rng)
         hx = c.disc_branch_units if c.disc_x_layers else ex
@@ -186,12 +246,21 @@ class JointDiscriminator(nn.Module):
                   dropout_rng=dropout_rng, activation=_activation(c.disc_activation))
         return nn.Sequential(*list(net)[:-1])
 
-    def forward(self, xz: torch.Tensor) -> torch.Tensor:
-        if all(isinstance(m, nn.Identity) for m in (self.embed, self.branch_x, self.branch_z)):
-            return self.head(self.packer(xz))
-        x, z = xz[..., :self.x_dim], xz[..., self.x_dim:]
-        h = torch.cat([self.branch_x(self.embed(x)), self.branch_z(z)], dim=-1)
+    def front(self, xz: torch.Tensor) -> torch.Tensor:
+        """The parameter-free part: (x, z) -> [embedding of x, z] (Fourier features pass z
+        through in the same pass)."""
+        return self.embed(xz)
+
+    def judge(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits of ``front``'s output: branches (if any), packing, head."""
+        if isinstance(self.branch_x, nn.Identity) and isinstance(self.branch_z, nn.Identity):
+            return self.head(self.packer(features))
+        ex, z = features[..., :self.embedded_x], features[..., self.embedded_x:]
+        h = torch.cat([self.branch_x(ex), self.branch_z(z)], dim=-1)
         return self.head(self.packer(h))
+
+    def forward(self, xz: torch.Tensor) -> torch.Tensor:
+        return self.judge(self.front(xz))
 
 
 def adam(params: Iterable[nn.Parameter], lr: float,
