@@ -26,6 +26,9 @@ TINY_DEFAULTLIKE = {**TINY, "batchnorm": False, "disc_activation": "leaky_relu",
                     "encoder": "gaussian", "disc_x_layers": 1, "disc_z_layers": 1,
                     "r1_gamma": 0.1, "r1_every": 2, "lr_decay": "linear", "decay_start": 0.5,
                     "d_steps": 2, "instance_noise": 0.3, "disc_fourier": 4}
+# PacGAN groups of 4 in D, and Fourier features of z in the decoder
+PACKED = {**TINY_DEFAULTLIKE, "disc_pack": 4, "decoder_fourier": 4,
+          "decoder_fourier_scale": 2.0}
 
 
 def model_class(name: str) -> type[Model]:

@@ -1,18 +1,15 @@
-"""PacGAN packing of D's inputs and Fourier features of z in the decoder."""
+"""PacGAN packing of D's inputs and Fourier features of z in the decoder (the packed
+simultaneous update's gradients: test_models_gradients.py)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from model_cases import TINY_DEFAULTLIKE, build, train
+from model_cases import PACKED, build, train
 
 from genzoo.errors import GenzooError
 from genzoo.rng import ReplicaRNG
 from genzoo_plugins.common import toy_nets
-from genzoo_plugins.common.game import d_loss, g_loss
-
-PACKED = {**TINY_DEFAULTLIKE, "disc_pack": 4, "decoder_fourier": 4,
-          "decoder_fourier_scale": 2.0}
 
 
 def test_pack_groups_consecutive_samples() -> None:
@@ -40,31 +37,6 @@ def test_packed_discriminator_judges_each_group_alone(name: str) -> None:
         y[:, 5] += 1.0  # sample 5 is in group 1 (samples 4..7)
         moved = (model.discriminator(y).squeeze(-1) - base).abs() > 0
     assert moved[:, 1].all() and not moved[:, [0, 2, 3]].any()
-
-
-@pytest.mark.parametrize("loss", ["nonsaturating", "saturating"])
-def test_packed_simultaneous_step_equals_two_backward_passes(loss: str) -> None:
-    """With one logit per group, the one-backward simultaneous update still gives D and the
-    generator side the gradients of their own losses (each member takes its group's slope)."""
-    model = build("ali", [0, 1], {**PACKED, "generator_loss": loss, "r1_gamma": 0.0,
-                                   "d_steps": 1, "instance_noise": 0.0,
-                                   "update_order": "simultaneous"})
-    x = torch.randn(2, 32, 2)
-    g_params = [*model.encoder.parameters(), *model.decoder.parameters()]
-    d_params = list(model.discriminator.parameters())
-    state = model.noise.get_state()
-    real, fake = model.pairs(x)
-    logits = model.discriminator(torch.cat([real, fake], dim=1)).squeeze(-1)
-    assert logits.shape == (2, 16)
-    lr_, lf = logits[:, :8], logits[:, 8:]
-    ref_g = torch.autograd.grad(g_loss(lr_, lf, loss).sum(), g_params, retain_graph=True)
-    ref_d = torch.autograd.grad(d_loss(lr_, lf).sum(), d_params)
-
-    model.noise.set_state(state)
-    model.opt_d.step = model.opt_g.step = lambda *a, **k: None  # keep the gradients only
-    model.game.step(model.pairs, x, 0, 0.0)
-    for ref, p in zip([*ref_g, *ref_d], [*g_params, *d_params], strict=True):
-        assert p.grad is not None and torch.allclose(ref, p.grad, rtol=1e-4, atol=1e-7)
 
 
 @pytest.mark.parametrize("name", ["ali", "gan", "gan-posthoc"])
