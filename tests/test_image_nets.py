@@ -123,15 +123,17 @@ def test_toy_presets_are_unchanged() -> None:
 
 
 def test_generic_network_fits_any_image_size() -> None:
-    for shape in [(1, 25, 25), (1, 8, 8), (3, 20, 12)]:
+    for shape in [(1, 25, 25), (1, 8, 8), (3, 20, 12), (1, 28, 28), (1, 33, 10)]:
         data = DataSpec("folder:x", shape, kind="image")
         model = build("ali", data, image_width=4, z_dim=3).eval()
         x = torch.rand(1, 5, *shape)
         with torch.no_grad():
             assert model.sample(5, EVAL()).shape == (1, 5, *shape)
             assert model.reconstruct(x, EVAL()).shape == (1, 5, *shape)
-    assert image_specs.canvas(25, 25) == 32 and image_specs.canvas(8, 8) == 8
-    assert image_specs.canvas(33, 10) == 64
+    # the smallest b·2^k (b in 4..7) holding the larger side: 28×28 digits need no padding
+    assert image_specs.canvas(28, 28) == 28 and image_specs.canvas(8, 8) == 8
+    assert image_specs.canvas(25, 25) == 28 and image_specs.canvas(33, 10) == 40
+    assert image_specs.canvas(32, 32) == 32 and image_specs.canvas(20, 12) == 20
 
 
 def test_toy_features_are_mean_and_hidden_layers() -> None:

@@ -193,27 +193,43 @@ NETWORKS = ("auto", "dcgan", *TABLES)  # the values of the image_net setting
 
 
 def canvas(height: int, width: int) -> int:
-    """The generic network's square working size: 8·2^k >= the image's larger side.
+    """The generic network's square working size: the smallest b·2^k (b in 4..7, k >= 1) that
+    holds the image's larger side.
 
-    Smaller or non-square images are zero-padded to it (centred) on the way in and the
-    decoder's output is centre-cropped back, so one stride-2 ladder fits any size.
+    b is the size after the k stride-2 halvings (a b×b valid convolution then takes it to 1×1),
+    so 28×28 digits train at their own size (7·4: no padding, no work spent on a border) and
+    8×8 ones at 8 (4·2). Smaller or non-square images are zero-padded to it (centred) on the
+    way in and the decoder's output is centre-cropped back.
     """
-    size = 8
-    while size < max(height, width):
-        size *= 2
-    return size
+    side, sizes = max(height, width), []
+    for b in range(4, 8):
+        size = 2 * b
+        while size < side:
+            size *= 2
+        sizes.append(size)
+    return min(sizes)
+
+
+def _base(size: int) -> tuple[int, int]:
+    """(b, k) with size = b·2^k, b in 4..7: the canvas's smallest map and its halvings."""
+    k = 0
+    while size >= 8 and size % 2 == 0:
+        size //= 2
+        k += 1
+    return size, k
 
 
 def generic(x_shape: tuple[int, ...], *, width: int, z_dim: int, disc_bn: bool,
             dropout_in: float, dropout_hidden: float, slope: float = 0.2,
             init_std: float = 0.02) -> NetSpec:
     """A DCGAN-style family sized from the input (Radford et al. 2015): 4×4 stride-2
-    convolutions (padding 1) halve the canvas down to 4×4 with width, 2·width, ... maps; a 4×4
-    valid convolution takes 4×4 to 1×1. G_x mirrors G_z with transposed convolutions, ReLU and
-    a tanh output; inputs are centred (``center``). D(z) and the joint head are 1×1 layers,
-    like the tables'; the GAN's D(x) is the joint head on D(x) alone."""
+    convolutions (padding 1) halve the canvas down to b×b (b in 4..7, see ``canvas``) with
+    width, 2·width, ... maps; a b×b valid convolution takes b×b to 1×1. G_x mirrors G_z with
+    transposed convolutions, ReLU and a tanh output; inputs are centred (``center``). D(z) and
+    the joint head are 1×1 layers, like the tables'; the GAN's D(x) is the joint head on D(x)
+    alone."""
     size = canvas(x_shape[1], x_shape[2])
-    halvings = int(math.log2(size // 4))
+    base, halvings = _base(size)
     chans = [width * 2**i for i in range(halvings)]
     top = 2 * chans[-1]  # D(x)'s and D(z)'s feature maps at 1×1
 
@@ -224,13 +240,13 @@ def generic(x_shape: tuple[int, ...], *, width: int, z_dim: int, disc_bn: bool,
         return Layer("convT", 4, 2, ch, act != "tanh", 0.0, act, padding=1)
 
     encoder = tuple(down(ch, True, 0.0) for ch in chans) + (
-        Layer("conv", 4, 1, 2 * z_dim, False, 0.0, "linear"),)
-    decoder = (Layer("convT", 4, 1, chans[-1], True, 0.0, "relu"),
+        Layer("conv", base, 1, 2 * z_dim, False, 0.0, "linear"),)
+    decoder = (Layer("convT", base, 1, chans[-1], True, 0.0, "relu"),
                *(up(ch, "relu") for ch in reversed(chans[:-1])),
                up(x_shape[0], "tanh"))
     disc_x = tuple(down(ch, disc_bn and i > 0, dropout_in if i == 0 else dropout_hidden)
                    for i, ch in enumerate(chans)) + (
-        Layer("conv", 4, 1, top, False, dropout_hidden, "lrelu"),)
+        Layer("conv", base, 1, top, False, dropout_hidden, "lrelu"),)
     disc_z = (Layer("conv", 1, 1, top, False, dropout_in, "lrelu"),
               Layer("conv", 1, 1, top, False, dropout_hidden, "lrelu"))
     disc_joint = (Layer("conv", 1, 1, top, False, dropout_hidden, "lrelu"),
