@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-STREAMS = {"init": 0, "data": 1, "noise": 2, "eval": 3, "heldout": 4}
+STREAMS = {"init": 0, "data": 1, "noise": 2, "eval": 3, "heldout": 4,
+           "init_extra": 5}  # init_extra: networks a subclass adds (ALICE's D_xx, D_zz)
 
 
 def derive_seed(seed: int, stream: str) -> int:

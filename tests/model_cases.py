@@ -10,7 +10,7 @@ from genzoo.data.toy import GaussianMixture, grid25
 from genzoo.model import Model
 from genzoo.trainer import Trainer, TrainSettings
 
-BUNDLED = ["ali", "bigan", "gan", "gan-inverse", "gan-posthoc", "vae"]
+BUNDLED = ["ali", "alice", "bigan", "gan", "gan-inverse", "gan-posthoc", "vae"]
 
 # Small networks with every optional piece switched on in one of the two variants: BatchNorm,
 # maxout, dropout (masks from each replica's own stream), the noise-input encoder; branches,

@@ -94,6 +94,22 @@ class Game:
         self.lr_d = config.lr if config.lr_d is None else config.lr_d
         self.index = 0  # the training step being taken (lazy R1 keys on it)
         self.blur = 0.0  # the instance-noise std of the current step
+        # an extra loss of the generator side (R,), added to its adversarial loss in every
+        # update order, called after the step's last make_pairs (ALICE's cycle terms)
+        self.extra_g: Callable[[], torch.Tensor] | None = None
+
+    def _generator_backward(self, features: torch.Tensor, grad: torch.Tensor) -> None:
+        """Backward of the generator side's loss: ``grad`` into ``features`` (its graph to the
+        generator side), plus ``extra_g``'s loss."""
+        extra = self.extra_g() if self.extra_g is not None else None
+        if extra is None:
+            if features.requires_grad:
+                features.backward(grad)
+            return
+        if features.requires_grad:
+            torch.autograd.backward([features, extra.sum()], [grad, None])
+        else:
+            extra.sum().backward()
 
     def _set_lr(self, progress: float) -> None:
         s = lr_scale(progress, self.config.lr_decay, self.config.decay_start)
@@ -192,8 +208,8 @@ class Game:
             loss = self.loss_g(self._judge(leaf), real.shape[1] // self.pack)
         loss.sum().backward(inputs=[leaf])  # input gradients only: D's weights get none
         self.opt_g.zero_grad(set_to_none=True)
-        if features.requires_grad:
-            features.backward(leaf.grad)
+        assert leaf.grad is not None
+        self._generator_backward(features, leaf.grad)
         return loss.detach()
 
     def step(self, make_pairs: Callable[[torch.Tensor], Pairs], x: torch.Tensor, index: int,
@@ -238,12 +254,11 @@ class Game:
         loss_d, logits = self._d_backward(real, leaf)
         l_real, l_fake = logits[:, :b], logits[:, b:]
         self.opt_g.zero_grad(set_to_none=True)
-        if features.requires_grad:
-            slope = _g_over_d_slope(l_real, l_fake, self.config.generator_loss)
-            if self.pack > 1:  # one logit per group: each member gets its group's slope
-                slope = slope.repeat_interleave(self.pack, dim=1)
-            assert leaf.grad is not None
-            features.backward(leaf.grad * slope.unsqueeze(-1))
+        slope = _g_over_d_slope(l_real, l_fake, self.config.generator_loss)
+        if self.pack > 1:  # one logit per group: each member gets its group's slope
+            slope = slope.repeat_interleave(self.pack, dim=1)
+        assert leaf.grad is not None
+        self._generator_backward(features, leaf.grad * slope.unsqueeze(-1))
         self.opt_d.step()
         self.opt_g.step()
         return {"loss_d": loss_d,

@@ -1,0 +1,176 @@
+"""ALICE (Li et al., NeurIPS 2017): ALI with conditional-entropy terms on the generator side.
+
+ALI's joint game is non-identifiable: every coupling of x and z whose two joints match fools
+D alike, so nothing forces x -> z -> x back to x. ALICE bounds the conditional entropies
+H(x|z) and H(z|x) with a cycle-consistency term, either
+
+- ``explicit`` (default): λ_x·E‖G_x(G_z(x)) − x‖² + λ_z·E‖G_z(G_x(z)) − z‖², squared norms
+  summed over the example's values (pixels in [0, 1], or the point's coordinates), averaged
+  over the batch; the authors' toy code uses λ = 1 for both; or
+- ``adversarial``: D_xx learns to tell (x, x) from (x, G_x(G_z(x))) and D_zz (z, z) from
+  (z, G_z(G_x(z))); the generator side adds λ_x and λ_z times their non-saturating losses on
+  the reconstructed pairs (the authors' code weights them 0.1).
+
+Everything else is ALI's: the same networks, game, presets and capabilities; ALICE is a
+subclass that hands the Game one extra loss (``Game.extra_g``). ALICE reduces to ALI at
+λ_x = λ_z = 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from genzoo.errors import GenzooError
+from genzoo.model import Batch, DataSpec
+from genzoo.rng import ReplicaRNG
+from genzoo_plugins.ali.model import ALI, PAPER_TOY, ALIConfig
+from genzoo_plugins.common import networks, toy_nets
+from genzoo_plugins.common.game import Pairs, d_loss
+from genzoo_plugins.common.image_presets import by_kind, image_default, image_paper
+
+# the authors' weights: 1 on the explicit terms (ALICE_l2.py), 0.1 on the adversarial ones
+DEFAULT_WEIGHT = {"explicit": 1.0, "adversarial": 0.1}
+
+
+@dataclass
+class ALICEConfig(ALIConfig):
+    """ALI's settings plus the conditional-entropy terms."""
+
+    # explicit: squared-error cycle terms; adversarial: D_xx and D_zz judge the cycles
+    conditional_entropy: Literal["explicit", "adversarial"] = "explicit"
+    lambda_x: float | None = None  # weight of the x -> z -> x term; None = 1 (explicit), 0.1
+    lambda_z: float | None = None  # weight of the z -> x -> z term; ... (adversarial)
+
+
+# On images the x term is a sum over pixels (784 for mnist5k), so λ_x = 1 outweighs the
+# adversarial loss a hundredfold; these keep samples sharp (see docs/models.md's ALICE log).
+IMAGE_LAMBDAS = {"lambda_x": 0.05, "lambda_z": 0.05}
+
+
+class ALICE(ALI):
+    """ALI + conditional entropy: G_z, G_x and D(x, z) as ALI, plus the cycle terms (and, in
+    the adversarial variant, D_xx and D_zz)."""
+
+    name = "alice"
+    Config = ALICEConfig
+    presets = {"default": by_kind(ALICEConfig, {}, image_default, **IMAGE_LAMBDAS),
+               "paper": by_kind(ALICEConfig, PAPER_TOY, image_paper)}
+
+    def __init__(self, config: ALICEConfig, data: DataSpec, seeds: Sequence[int] = (0,)):
+        if config.labels or config.condition != "none":
+            raise GenzooError("alice is unsupervised: drop --labels and --condition (ali "
+                              "has the conditional and semi-supervised games)")
+        super().__init__(config, data, seeds)
+        c = config
+        kind = c.conditional_entropy
+        if kind not in DEFAULT_WEIGHT:
+            raise GenzooError(f"conditional_entropy must be explicit or adversarial, got "
+                              f"{kind!r}")
+        self.lambda_x = DEFAULT_WEIGHT[kind] if c.lambda_x is None else float(c.lambda_x)
+        self.lambda_z = DEFAULT_WEIGHT[kind] if c.lambda_z is None else float(c.lambda_z)
+        if self.lambda_x < 0 or self.lambda_z < 0:
+            raise GenzooError("lambda_x and lambda_z must be >= 0")
+        self.cycle_d: nn.ModuleDict | None = None
+        if kind == "adversarial":
+            init = ReplicaRNG(self.seeds, "init_extra")
+            doubled = dataclasses.replace(data, x_shape=_doubled(data.x_shape))
+            self.cycle_d = nn.ModuleDict({
+                "xx": networks.discriminator(init, self.noise, c, doubled),
+                "zz": toy_nets.discriminator(init, c, 2 * c.z_dim, c.init_std, self.noise)})
+            lr_d = c.lr if c.lr_d is None else c.lr_d
+            self.opt_cycle = toy_nets.adam(self.cycle_d.parameters(), lr_d,
+                                           (c.beta1, c.beta2))
+        self._last: tuple[torch.Tensor, ...] | None = None
+        self._terms: dict[str, torch.Tensor] = {}
+        # at λ_x = λ_z = 0 nothing is added (and no cycle is computed): ALICE is ALI exactly
+        if self.lambda_x or self.lambda_z:
+            self.game.extra_g = self.cycle_loss
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        opts = super().optimizers()
+        if self.cycle_d is not None:
+            opts["cycle_discriminators"] = self.opt_cycle
+        return opts
+
+    def pairs(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Pairs:
+        """ALI's pairs; keeps x, G_z(x), z and G_x(z) (with their graphs) for the cycles."""
+        z = toy_nets.prior_sample(self.noise, x.shape[1], self.config, x.device)
+        z_hat = self._enc(x, self.noise, None)
+        x_tilde = self._dec(z, None)
+        self._last = (x, z_hat, z, x_tilde)
+        return (torch.cat([networks.flat(x), z_hat], dim=-1),
+                torch.cat([networks.flat(x_tilde), z], dim=-1))
+
+    def cycles(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(x, G_x(G_z(x)), z, G_z(G_x(z))) of the step's last pairs, with graphs."""
+        if self._last is None:
+            raise GenzooError("alice: no pairs were made this step")
+        x, z_hat, z, x_tilde = self._last
+        return x, self._dec(z_hat, None), z, self._enc(x_tilde, self.noise, None)
+
+    def cycle_loss(self) -> torch.Tensor:
+        """The generator side's conditional-entropy terms, per replica (R,)."""
+        x, x_rec, z, z_rec = self.cycles()
+        if self.cycle_d is None:
+            cx = explicit_term(x, x_rec)
+            cz = explicit_term(z, z_rec)
+        else:
+            self._cycle_inputs = (x, x_rec.detach(), z, z_rec.detach())
+            cx = _nonsaturating(self._cycle_logits("xx", x, x_rec))
+            cz = _nonsaturating(self._cycle_logits("zz", z, z_rec))
+        self._terms = {"cycle_x": cx.detach(), "cycle_z": cz.detach()}
+        return self.lambda_x * cx + self.lambda_z * cz
+
+    def _cycle_logits(self, which: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """D_xx or D_zz's logits (R, B) on the pairs (a, b)."""
+        assert self.cycle_d is not None
+        return self.cycle_d[which](torch.cat([networks.flat(a), networks.flat(b)],
+                                             dim=-1)).squeeze(-1)
+
+    def cycle_d_loss(self, which: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """D_xx's (D_zz's) loss, per replica: real (a, a) against reconstructed (a, b)."""
+        both = torch.cat([a, a], dim=1), torch.cat([a, b], dim=1)
+        logits = self._cycle_logits(which, *both)
+        n = a.shape[1]
+        return d_loss(logits[:, :n], logits[:, n:])
+
+    def _update_cycle_discriminators(self) -> dict[str, torch.Tensor]:
+        x, x_rec, z, z_rec = self._cycle_inputs
+        loss_xx = self.cycle_d_loss("xx", x, x_rec)
+        loss_zz = self.cycle_d_loss("zz", z, z_rec)
+        self.opt_cycle.zero_grad(set_to_none=True)
+        (loss_xx.sum() + loss_zz.sum()).backward()
+        self.opt_cycle.step()
+        return {"loss_dxx": loss_xx.detach(), "loss_dzz": loss_zz.detach()}
+
+    def train_step(self, batch: Batch, step: int, total_steps: int) -> dict[str, torch.Tensor]:
+        metrics = super().train_step(batch, step, total_steps)
+        metrics.update(self._terms)
+        if self.cycle_d is not None:
+            # D_xx and D_zz learn from the cycles the generator side was judged on this step
+            metrics.update(self._update_cycle_discriminators())
+        self._last = None
+        return metrics
+
+
+def explicit_term(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """E‖a − b‖² per replica: squared differences summed over each example, mean over the
+    batch; (R, B, ...) -> (R,)."""
+    return (a - b).square().flatten(2).sum(-1).mean(1)
+
+
+def _nonsaturating(logits_fake: torch.Tensor) -> torch.Tensor:
+    """The generator's loss for making D take its pairs (logits (R, B)) for real ones."""
+    return torch.nn.functional.softplus(-logits_fake).mean(1)
+
+
+def _doubled(x_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of one (x, x') pair for D_xx: images side by side in channels, points
+    concatenated."""
+    return (2 * x_shape[0], *x_shape[1:])
