@@ -1,5 +1,6 @@
 """The host's own evaluators, registered through the same hook as any plugin's."""
 
+from genzoo.evaluators.classes import ClassAgreement, ClassifierScore
 from genzoo.evaluators.classification import Classification
 from genzoo.evaluators.fid import FID, KID
 from genzoo.evaluators.inference import InferenceQuality
@@ -21,3 +22,5 @@ def genzoo_register_evaluators(evaluators: EvaluatorRegistry) -> None:
     evaluators.add(Interpolation)
     evaluators.add(SVMFeatures)
     evaluators.add(Classification)
+    evaluators.add(ClassAgreement)
+    evaluators.add(ClassifierScore)
