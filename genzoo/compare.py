@@ -41,7 +41,8 @@ from genzoo.trainer import TrainSettings, resolve_device
 FIGURE_POINTS = 2_000  # points per panel of figure.png (one seed)
 TOY_SEEDS, IMAGE_SEEDS = 10, 1  # default seeds per model
 # the image compare's default evaluators, those registered at run time (others: --metric)
-IMAGE_METRICS = ("reconstruction", "interpolation", "svm-features", "fid")
+IMAGE_METRICS = ("reconstruction", "class-agreement", "icp", "interpolation", "svm-features",
+                 "fid")
 # left out of that default on a CPU, where FID's 10,000 samples through Inception (11.4 GFLOP
 # each) take tens of minutes per model; `--metric fid` runs it anyway
 SLOW_ON_CPU = ("fid",)
