@@ -102,7 +102,8 @@ def fit(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor,
     """A fresh, seeded fit (no cache): Adam on the training split for ``EPOCHS`` epochs or
     ``STEPS`` steps, whichever is longer."""
     g = torch.Generator().manual_seed(SEED)
-    with torch.random.fork_rng():
+    # evaluators run under no_grad (api.evaluate): the fit needs its gradients regardless
+    with torch.random.fork_rng(), torch.enable_grad():
         torch.manual_seed(SEED)  # the layers' initialisation and dropout masks
         net = Net(x_train.shape[1], x_train.shape[2], x_train.shape[3], classes)
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)

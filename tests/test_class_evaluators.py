@@ -76,6 +76,16 @@ def test_the_classifier_is_accurate_and_cached(data, classifier) -> None:
     assert torch.equal(again.predict(x), classifier.predict(x))
 
 
+def test_the_classifier_fits_inside_no_grad_as_evaluate_runs_it(data, tmp_path,
+                                                                 monkeypatch) -> None:
+    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path))
+    monkeypatch.setattr(label_classifier, "STEPS", 10)
+    monkeypatch.setattr(label_classifier, "EPOCHS", 1)
+    with torch.no_grad():
+        clf = label_classifier.for_dataset(data)
+    assert clf.path is not None and clf.path.is_file()
+
+
 def test_identity_reconstruction_scores_the_classifier_own_accuracy(data, classifier) -> None:
     model = Identity(NoConfig(), data.spec, [0, 1])
     result = check_evaluator(ClassAgreement, model, data, options={"heldout": 10_000})
