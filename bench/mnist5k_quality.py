@@ -6,7 +6,7 @@
    (the issue's protocol), ``reconstruction`` (BiGAN's normalised score), ``class-agreement``,
    ``icp`` (with the class shares of samples) and ``svm-features`` (1,000 labels);
 3. unless ``--no-reference``: trains the reference, a DCGAN-style ALI written plainly in this
-   file (28×28, width 64, batch 64, Adam 2e-4 and β1 0.5, BatchNorm in G_x and G_z, D(x, z)
+   file (mnist5k's 32×32 padded digits, width 64, batch 64, Adam 2e-4 and β1 0.5, BatchNorm in G_x and G_z, D(x, z)
    with dropout 0.2, the non-saturating loss, D then G on one batch), for the same wall time
    genzoo's training took, and scores it with the same FID and classifier.
 
@@ -43,20 +43,20 @@ Z_DIM, WIDTH, BATCH = 64, 64, 64
 def _reference_nets() -> tuple[nn.Module, nn.Module, nn.Module, nn.Module, nn.Module]:
     w = WIDTH
 
-    def enc_trunk() -> nn.Sequential:  # 28 -> 14 -> 7 -> 1
+    def enc_trunk() -> nn.Sequential:  # 32 -> 16 -> 8 -> 1
         return nn.Sequential(
             nn.Conv2d(1, w, 4, 2, 1), nn.BatchNorm2d(w), nn.LeakyReLU(0.2),
             nn.Conv2d(w, 2 * w, 4, 2, 1), nn.BatchNorm2d(2 * w), nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * w, 2 * Z_DIM, 7))
+            nn.Conv2d(2 * w, 2 * Z_DIM, 8))
 
     decoder = nn.Sequential(
-        nn.ConvTranspose2d(Z_DIM, 2 * w, 7), nn.BatchNorm2d(2 * w), nn.ReLU(),
+        nn.ConvTranspose2d(Z_DIM, 2 * w, 8), nn.BatchNorm2d(2 * w), nn.ReLU(),
         nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.BatchNorm2d(w), nn.ReLU(),
         nn.ConvTranspose2d(w, 1, 4, 2, 1), nn.Tanh())
     d_x = nn.Sequential(
         nn.Dropout(0.2), nn.Conv2d(1, w, 4, 2, 1), nn.LeakyReLU(0.2),
         nn.Dropout(0.2), nn.Conv2d(w, 2 * w, 4, 2, 1), nn.LeakyReLU(0.2),
-        nn.Dropout(0.2), nn.Conv2d(2 * w, 4 * w, 7), nn.LeakyReLU(0.2), nn.Flatten())
+        nn.Dropout(0.2), nn.Conv2d(2 * w, 4 * w, 8), nn.LeakyReLU(0.2), nn.Flatten())
     d_z = nn.Sequential(nn.Dropout(0.2), nn.Linear(Z_DIM, 4 * w), nn.LeakyReLU(0.2),
                         nn.Dropout(0.2), nn.Linear(4 * w, 4 * w), nn.LeakyReLU(0.2))
     d_joint = nn.Sequential(nn.Dropout(0.2), nn.Linear(8 * w, 8 * w), nn.LeakyReLU(0.2),
@@ -71,7 +71,7 @@ def _reference_nets() -> tuple[nn.Module, nn.Module, nn.Module, nn.Module, nn.Mo
 
 
 class Reference:
-    """The loop most PyTorch code would write for ALI on 28×28 digits."""
+    """The loop most PyTorch code would write for ALI on 32×32 digits."""
 
     def __init__(self, seed: int = 0):
         torch.manual_seed(seed)

@@ -197,7 +197,7 @@ def canvas(height: int, width: int) -> int:
     holds the image's larger side.
 
     b is the size after the k stride-2 halvings (a b×b valid convolution then takes it to 1×1),
-    so 28×28 digits train at their own size (7·4: no padding, no work spent on a border) and
+    so 28×28 images train at their own size (7·4: no padding, no work spent on a border) and
     8×8 ones at 8 (4·2). Smaller or non-square images are zero-padded to it (centred) on the
     way in and the decoder's output is centre-cropped back.
     """
