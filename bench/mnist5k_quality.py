@@ -7,8 +7,9 @@
    ``icp`` (with the class shares of samples) and ``svm-features`` (1,000 labels);
 3. unless ``--no-reference``: trains the reference, a DCGAN-style ALI written plainly in this
    file (mnist5k's 32×32 padded digits, width 64, batch 64, Adam 2e-4 and β1 0.5,
-   BatchNorm in G_x and G_z, D(x, z) with dropout 0.2, the non-saturating loss, D then G on one batch), for the same wall time
-   genzoo's training took, and scores it with the same FID and classifier.
+   BatchNorm in G_x and G_z, D(x, z) with dropout 0.2, the non-saturating loss, D then G on
+   one batch), for the same wall time genzoo's training took, and scores it with the same FID
+   and classifier.
 
 Both FIDs come from one run, through the same Inception features and reference statistics.
 
