@@ -35,9 +35,9 @@ _GAME = {"update_order": "d_then_g", "generator_loss": "nonsaturating", "d_steps
 # The small default network for images without a table (mnist5k, whose digits the dataset
 # pads to 32×32: about 0.11 s a step at batch 64 on 2 cores). DCGAN's settings (Radford et
 # al.: N(0, 0.02), Adam 2e-4 for both sides, β1 0.5, BatchNorm with real and fake
-# statistics apart) and 4,000 steps. Measured on mnist5k (docs/models.md, image tuning log): FID-1k 180 after 1,000 steps
-# of the previous settings (D at 1e-4 with dropout 0.2), 189 with these at 1,000 steps, 40.6
-# with these at 4,000 steps; the steps are what moved it.
+# statistics apart) and 4,000 steps. Measured on mnist5k (docs/models.md, image tuning log):
+# FID-1k 180 after 1,000 steps of the previous settings (D at 1e-4 with dropout 0.2), 189
+# with these at 1,000 steps, 40.6 with these at 4,000 steps; the steps are what moved it.
 SMALL = {**_GAME, "image_net": "dcgan", "image_width": 32, "image_disc_bn": "split",
          "z_dim": 64, "init_std": 0.02, "bn_momentum": 0.1, "dropout_in": 0.0,
          "dropout_hidden": 0.0, "lr": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999,
