@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -137,8 +138,6 @@ def _fid_of(images: torch.Tensor, dataset) -> float:
                            label="mnist5k train images")
     feats = [net(fid.to_uint8(images[i:i + net.batch_size]))
              for i in range(0, len(images), net.batch_size)]
-    import numpy as np
-
     return fid.fid(fid.Stats.of(np.concatenate(feats)), real)
 
 
@@ -192,7 +191,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-reference", action="store_true",
                         help="skip the plain eager reference loop")
     args = parser.parse_args(argv)
-    torch.set_num_threads(max(torch.get_num_threads(), 1))
     out = args.out or Path(tempfile.mkdtemp(prefix="genzoo-mnist5k-")) / args.model
     wall = _train(args, out)
     scores = _scores(out, args.svm_draws)

@@ -26,6 +26,7 @@ from torch import nn
 
 from genzoo.data.cache import note
 from genzoo.data.files import cache_home
+from genzoo.data.images import to_float
 from genzoo.errors import GenzooError
 
 VERSION = 1  # bump when the network or its training changes: old cache files are not reused
@@ -81,7 +82,7 @@ def _digest(x: torch.Tensor, y: torch.Tensor) -> str:
 
 
 def _float(x: torch.Tensor) -> torch.Tensor:
-    return x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    return to_float(x) if x.dtype == torch.uint8 else x.float()
 
 
 def _shift(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:

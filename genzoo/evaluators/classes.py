@@ -33,8 +33,8 @@ from genzoo.errors import GenzooError
 from genzoo.evaluators.base import EvalResult, Evaluator, eval_rng
 from genzoo.evaluators.reconstruction import (
     HELDOUT_IMAGES,
-    SELECTION_SEED,
     checked_output,
+    heldout_indices,
     reconstruct_images,
 )
 from genzoo.model import Model
@@ -62,8 +62,7 @@ def labelled_heldout(dataset: ImageDataset, n: int,
     x, y = dataset.examples("test")
     if y is None or len(x) == 0:
         raise GenzooError(f"dataset {dataset.spec.name!r} has no labelled test images")
-    g = torch.Generator().manual_seed(SELECTION_SEED + seed)
-    idx = torch.arange(len(x)) if n >= len(x) else torch.randperm(len(x), generator=g)[:n]
+    idx = heldout_indices(len(x), n, seed)
     return to_float(x[idx]), y[idx].long()
 
 

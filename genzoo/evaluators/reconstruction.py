@@ -59,10 +59,18 @@ def heldout_images(dataset: Dataset, n: int, seed: int = 0) -> torch.Tensor:
         x, _ = dataset.examples("test")
         if len(x) == 0:
             raise GenzooError(f"dataset {dataset.spec.name!r} has no test images to score")
-        idx = torch.arange(len(x)) if n >= len(x) else torch.randperm(len(x), generator=g)[:n]
-        return to_float(x[idx])
+        return to_float(x[heldout_indices(len(x), n, seed)])
     x, _ = dataset.draw(n, g, split="test")  # any other image source: draws with replacement
     return x.float()
+
+
+def heldout_indices(total: int, n: int, seed: int = 0) -> torch.Tensor:
+    """Which of a test split's ``total`` images ``heldout_images`` scores: all of them in
+    order when ``n >= total``, else ``n`` picked by the fixed permutation of ``seed``."""
+    if n >= total:
+        return torch.arange(total)
+    g = torch.Generator().manual_seed(SELECTION_SEED + seed)
+    return torch.randperm(total, generator=g)[:n]
 
 
 def checked_output(model: Model, out: torch.Tensor, want: tuple[int, ...],

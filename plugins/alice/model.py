@@ -86,7 +86,8 @@ class ALICE(ALI):
             lr_d = c.lr if c.lr_d is None else c.lr_d
             self.opt_cycle = toy_nets.adam(self.cycle_d.parameters(), lr_d,
                                            (c.beta1, c.beta2))
-        self._last: tuple[torch.Tensor, ...] | None = None
+        self._last: tuple[torch.Tensor, ...] | None = None  # the step's (x, z_hat, z, x_tilde)
+        self._cycle_inputs: tuple[torch.Tensor, ...] = ()  # adversarial: what D_xx, D_zz learn
         self._terms: dict[str, torch.Tensor] = {}
         # at λ_x = λ_z = 0 nothing is added (and no cycle is computed): ALICE is ALI exactly
         if self.lambda_x or self.lambda_z:
