@@ -13,7 +13,7 @@ import torch
 
 import genzoo
 from genzoo import config as config_lib
-from genzoo import distributed
+from genzoo import distributed, sampling
 from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError
 from genzoo.evaluators.base import EvalResult
@@ -119,18 +119,33 @@ def build_model_from_config(cls: type[Model], model_config: Any, dataset: Datase
 
 def evaluate(registry: Registry, session: Session, metrics: Sequence[str], *,
              seed: int = 0, options: dict[str, Any] | None = None,
-             write: bool = True) -> dict[str, EvalResult]:
-    """Run the named evaluators on a session's model; write results.json into its run."""
+             write: bool = True, sampler: str = "raw") -> dict[str, EvalResult]:
+    """Run the named evaluators on a session's model; write results.json into its run.
+
+    ``sampler`` (``genzoo.sampling``): ``raw`` scores the generator itself; ``drs`` or ``mh``
+    scores discriminator-guided samples, adds each evaluator's ``acceptance_rate`` and keeps
+    its results under ``NAME+SAMPLER`` beside the raw ones."""
+    model: Any = session.model
+    if sampling.check_sampler(sampler) != "raw":
+        model = sampling.Guided(session.model, sampler, session.dataset, options)
     evaluators = [registry.evaluator(name)(**(options or {})) for name in metrics]
     for ev in evaluators:  # refuse early, before any slow evaluator runs
-        ev.check(session.model, session.dataset)
+        ev.check(model, session.dataset)
     out_dir = session.run.path if session.run is not None else None
+    if out_dir is not None and sampler != "raw":  # the raw evaluation's images stay
+        out_dir = out_dir / f"sampler-{sampler}"
+        out_dir.mkdir(exist_ok=True)
     session.model.eval()
     results: dict[str, EvalResult] = {}
     with torch.no_grad():
         for ev in evaluators:
-            results[ev.name] = ev.evaluate(session.model, session.dataset, seed=seed,
-                                           out_dir=out_dir)
+            if sampler != "raw":
+                model.acceptance.proposed.zero_()
+                model.acceptance.accepted.zero_()
+            res = ev.evaluate(model, session.dataset, seed=seed, out_dir=out_dir)
+            if sampler != "raw" and int(model.acceptance.proposed.sum()):
+                res.metrics["acceptance_rate"] = model.acceptance.rate()
+            results[ev.name] = res
     if write and session.run is not None:
         path = session.run.path / "results.json"
         previous: dict[str, Any] = {}
@@ -141,8 +156,10 @@ def evaluate(registry: Registry, session: Session, metrics: Sequence[str], *,
                 previous = {}
         step = session.trainer.step
         for name, res in results.items():
-            previous.setdefault("evaluators", {})[name] = {
-                "step": step, "metrics": summarize(res.metrics), "artifacts": res.artifacts}
+            key = name if sampler == "raw" else f"{name}+{sampler}"
+            previous.setdefault("evaluators", {})[key] = {
+                "step": step, "sampler": sampler, "metrics": summarize(res.metrics),
+                "artifacts": res.artifacts}
         atomic_write_json(path, previous)
     return results
 

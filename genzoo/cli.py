@@ -210,6 +210,10 @@ def sample(
     figure7: Annotated[bool, typer.Option("--figure7", help="Attribute-conditional runs: the "
                                           "paper's Figure 7 grid, one z, attribute sets along "
                                           "rows (--rows) and columns (--cols).")] = False,
+    sampler: Annotated[str, typer.Option(help="raw (the generator itself), drs "
+                                         "(discriminator rejection sampling) or mh "
+                                         "(Metropolis-Hastings with a calibrated D); see "
+                                         "docs/models.md.")] = "raw",
     rows: Annotated[str | None, typer.Option(help="--figure7 rows: attribute sets separated "
                                                   "by ';' (default: the paper's).")] = None,
     cols: Annotated[str | None, typer.Option(help="--figure7 columns: attribute sets "
@@ -236,6 +240,14 @@ def sample(
 
         model.eval()  # BatchNorm's running statistics, no dropout: as evaluators sample
         rng = ReplicaRNG(model.seeds, "eval")
+        from genzoo import sampling
+
+        sampling.check_sampler(sampler)
+        if sampler != "raw":
+            if figure7 or attrs is not None or label is not None:
+                raise GenzooError("--sampler drs|mh draws unconditional samples; leave out "
+                                  "--figure7, --attrs and --label")
+            model = sampling.Guided(model, sampler, session.dataset)
         cond = getattr(model.config, "condition", "none")
         if figure7:
             from genzoo import conditions, grids
@@ -272,7 +284,9 @@ def sample(
             x = (model.sample(n, rng) if y is None
                  else model.sample(n, rng, y=y))[replica].cpu()
         plots.save_samples(x, output, session.dataset)
-        console.print(f"wrote {n} samples to [bold]{output}[/bold]")
+        rate = (f" ({sampler}: {100 * model.acceptance.rate()[replica]:.1f}% of proposals "
+                f"accepted)" if sampler != "raw" else "")
+        console.print(f"wrote {n} samples to [bold]{output}[/bold]{rate}")
 
 
 def _require_condition(condition: str, needed: str, option: str) -> None:
@@ -298,6 +312,10 @@ def evaluate(
                                                "draw (default 1000).")] = None,
     draws: Annotated[int | None, typer.Option(help="svm-features: label draws averaged "
                                               "(default 100).")] = None,
+    sampler: Annotated[str, typer.Option(help="raw (the generator itself), drs "
+                                         "(discriminator rejection sampling) or mh "
+                                         "(Metropolis-Hastings with a calibrated D); see "
+                                         "docs/models.md.")] = "raw",
 ):
     """Run evaluators on a trained run; print a table and write results.json into it."""
     with user_errors():
@@ -312,9 +330,12 @@ def evaluate(
             if value is not None:
                 options[key] = value
         session = api.open_run(reg, run_dir, device=device)
-        results = api.evaluate(reg, session, metric, seed=seed, options=options)
+        results = api.evaluate(reg, session, metric, seed=seed, options=options,
+                               sampler=sampler)
+        guided = f", samples by {sampler}" if sampler != "raw" else ""
         table = Table(title=f"{session.model.name} on {session.config['dataset']} "
-                      f"(step {session.trainer.step}, {session.model.replicas} seed(s))")
+                      f"(step {session.trainer.step}, {session.model.replicas} seed(s)"
+                      f"{guided})")
         for col in ("evaluator", "metric", "mean", "std"):
             table.add_column(col)
         for ev_name, res in results.items():
@@ -356,6 +377,10 @@ def compare(
     data_dir: Annotated[Path | None, typer.Option(help="Where dataset files are.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    sampler: Annotated[str, typer.Option(help="raw, or drs / mh: each model with a "
+                                         "discriminator is also scored on guided samples, "
+                                         "in a column MODEL+SAMPLER beside its raw one.")
+                       ] = "raw",
 ):
     """Train MODELs (N seeds each) on a toy mixture or an image dataset, score them with the
     evaluators, print the table, and write results.json, figure.png and report.html to --out
@@ -383,7 +408,7 @@ def compare(
             models=list(models), dataset=name, seeds=seeds, steps=steps, batch_size=batch_size,
             preset=preset, overrides=overrides, device=device,
             eval_options=_eval_options(eval_option or []), metrics=list(metric) if metric
-            else None, data_options=_data_options(data_dir))
+            else None, data_options=_data_options(data_dir), sampler=sampler)
         results, figures = compare_lib.run_compare(
             reg, settings, out, progress=progress,
             say=lambda msg: err_console.print(msg, highlight=False))

@@ -15,6 +15,12 @@ stacks several instances when it needs several seeds (``genzoo.stack.ModelStack`
                              (the L2-SVM protocol): for encoders, the posterior mean and the
                              outputs of the encoder's last three hidden layers, flattened
                                                                           capability "features"
+- ``sample_scored(n, rng)`` -> (x (R, n, *x_shape), logit (R, n)): generator draws with the
+                             discriminator's logit at each, log p_data/p_model as D estimates
+                             it (for a joint D, at the pair (x, z) that made x)
+- ``score_data(x, rng)``  -> logit (R, n) of that discriminator at real data x (R, n, ...)
+                                                                          capability "guide"
+                             (``genzoo.sampling``'s guided samplers, ``--sampler drs|mh``)
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from genzoo import config as config_lib
 from genzoo.errors import GenzooError, PluginError
 from genzoo.rng import ReplicaRNG
 
-CAPABILITIES = frozenset({"sample", "encode", "reconstruct", "classify", "features"})
+CAPABILITIES = frozenset({"sample", "encode", "reconstruct", "classify", "features", "guide"})
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,7 @@ class Model(nn.Module):
             raise PluginError(f"model {cls.name!r} declares unknown capabilities "
                               f"{sorted(unknown)}; known: {sorted(CAPABILITIES)}")
         needed = {"sample": "sample", "encode": "encode", "classify": "classify",
-                  "features": "features"}
+                  "features": "features", "guide": "sample_scored"}
         for cap, method in needed.items():
             if cap in cls.capabilities and getattr(cls, method) is getattr(Model, method):
                 raise PluginError(f"model {cls.name!r} declares {cap!r} but does not "
@@ -169,6 +175,13 @@ class Model(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         raise GenzooError(f"model {self.name!r} has no feature extractor")
+
+    def sample_scored(self, n: int, rng: ReplicaRNG | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        raise GenzooError(f"model {self.name!r} has no discriminator to guide its samples")
+
+    def score_data(self, x: torch.Tensor, rng: ReplicaRNG | None = None) -> torch.Tensor:
+        raise GenzooError(f"model {self.name!r} has no discriminator to score data")
 
     def can(self, capability: str) -> bool:
         return capability in self.capabilities

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genzoo.data.base import Dataset
+from genzoo.evaluators.fid import DEFAULT_SAMPLES
 from genzoo.findings import Finding
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ METRICS: dict[str, tuple[str, Callable[[float], str], Callable[[float, float], s
     "high_quality": ("high-quality samples, PacGAN", _pct, _pct_pm),
     "reverse_kl": ("reverse KL, PacGAN", lambda m: f"{m:.3f}",
                    lambda m, s: f"{m:.3f} ± {s:.3f}"),
+    "acceptance_rate": ("guided sampler: proposals accepted", _pct, _pct_pm),
     "latent_match": ("q(z) vs p(z), energy distance", lambda m: f"{m:.3f}",
                      lambda m, s: f"{m:.3f} ± {s:.3f}"),
     "reconstruction_error": ("reconstruction error (squared distance)", lambda m: f"{m:.3g}",
@@ -130,6 +132,18 @@ def label(metric: str) -> str:
     return METRICS[metric][0] if metric in METRICS else metric
 
 
+def sample_count(results: dict[str, Any], metric: str) -> str:
+    """`` (1,000 samples)`` after an Inception metric's label: FID falls as samples grow, so
+    a FID is never shown without its count."""
+    if metric not in ("fid", "kid"):
+        return ""
+    n = results.get("settings", {}).get("eval_options", {}).get("fid_samples", DEFAULT_SAMPLES)
+    try:
+        return f" ({int(n):,} samples)"
+    except (TypeError, ValueError):
+        return ""
+
+
 def table_rows(results: dict[str, Any], long_labels: bool = True
                ) -> tuple[list[str], list[list[str]]]:
     """Header and rows: a row per metric (plus training time), a column per model. Short
@@ -139,7 +153,7 @@ def table_rows(results: dict[str, Any], long_labels: bool = True
     names = metric_names(results)
     if not long_labels:  # the terminal table leaves out what another row already says
         names = [m for m in names if m not in TERMINAL_HIDDEN]
-    rows = [[f"{label(m)} [{m}]" if long_labels else m,
+    rows = [[(f"{label(m)} [{m}]" if long_labels else m) + sample_count(results, m),
              *(cell(results["models"][n], m) for n in models)] for m in names]
     rows.append(["training wall time" if long_labels else "train seconds",
                  *(f"{results['models'][n]['seconds']:.1f} s" for n in models)])

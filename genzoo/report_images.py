@@ -45,6 +45,42 @@ PROTOCOLS = {
                                   "even, 1 a jump; it measures smoothness, not realism",
 }
 
+# Published numbers on MNIST (REFERENCE.md), shown beside a compare on mnist5k and labelled as
+# published. Their protocols differ from genzoo's (full MNIST, other networks, other scales),
+# so each row says which genzoo metric it is closest to and how it was measured.
+PUBLISHED: dict[str, list[dict[str, str]]] = {
+    "mnist5k": [
+        {"model": "BiGAN", "metric": "reconstruction_normalized", "value": "0.62",
+         "source": "Donahue et al. 2016: permutation-invariant MNIST, MLP nets, z 50-d "
+                   "uniform; mean ‖x − G(E(x))‖ 5.95 over 9.60 for a random pairing (a ratio "
+                   "of norms, not of squared norms as here)"},
+        {"model": "ALI", "metric": "icp", "value": "8.75",
+         "source": "Li et al. 2017 (ALICE), MNIST, their task classifier"},
+        {"model": "ALICE", "metric": "icp", "value": "9.28",
+         "source": "Li et al. 2017 (ALICE), MNIST, their task classifier"},
+        {"model": "real data", "metric": "icp", "value": "9.88",
+         "source": "Li et al. 2017 (ALICE), MNIST test images"},
+        {"model": "ALI", "metric": "reconstruction_mse", "value": "0.48",
+         "source": "Li et al. 2017 (ALICE), MNIST, on their scale (not genzoo's [0, 1] pixels)"},
+        {"model": "ALICE", "metric": "reconstruction_mse", "value": "0.080",
+         "source": "Li et al. 2017 (ALICE), MNIST, on their scale (not genzoo's [0, 1] pixels)"},
+    ],
+}
+
+
+def published_html(rows: list[dict[str, str]]) -> str:
+    """The published rows as a grey table, or a line saying there are none for this data."""
+    if not rows:
+        return "<p>No published numbers are on file for this dataset.</p>"
+    e = html.escape
+    body = "".join(f"<tr class=\"published\"><td>{e(r['model'])}</td><td><code>{e(r['metric'])}"
+                   f"</code></td><td>{e(r['value'])}</td><td>{e(r['source'])}</td></tr>"
+                   for r in rows)
+    return ("<p>Grey rows are <b>published</b> numbers (REFERENCE.md), not measured here; "
+            "their protocols differ from this compare's, as each source says.</p>"
+            "<table><tr><th>model</th><th>closest metric here</th><th>published</th>"
+            f"<th>source and protocol</th></tr>{body}</table>")
+
 
 @dataclass
 class ImageFigureData:
@@ -143,6 +179,8 @@ def write_html(results: dict[str, Any], figure: Path, path: Path) -> None:
 metric: it lacks the capability, or the evaluator could not run (see the notes).</p>
 <h2>Measured</h2>
 {_table_html(header, rows)}
+<h2>Published numbers</h2>
+{published_html(results.get("published", {}).get("rows", []))}
 <h2>Notes</h2>
 <ul>{notes}</ul>
 <h2>Samples and reconstructions</h2>

@@ -62,6 +62,16 @@ class ModelStack(Model):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([m.features(x[i : i + 1]) for i, m in enumerate(self.members)])
 
+    def sample_scored(self, n: int, rng: ReplicaRNG | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        parts = [m.sample_scored(n, r) for m, r in zip(self.members, self._per_member(rng),
+                                                        strict=True)]
+        return torch.cat([x for x, _ in parts]), torch.cat([lg for _, lg in parts])
+
+    def score_data(self, x: torch.Tensor, rng: ReplicaRNG | None = None) -> torch.Tensor:
+        return torch.cat([m.score_data(x[i : i + 1], r) for i, (m, r)
+                          in enumerate(zip(self.members, self._per_member(rng), strict=True))])
+
 
 def _slice(batch: Batch, i: int) -> Batch:
     return Batch(batch.x[i : i + 1], None if batch.y is None else batch.y[i : i + 1])

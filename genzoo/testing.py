@@ -156,6 +156,9 @@ def _outputs(case: _Case, model: Model, n: int = 6) -> dict[str, torch.Tensor]:
             out["classify"] = model.classify(x)
         if model.can("features"):
             out["features"] = model.features(x)
+        if model.can("guide"):
+            out["sample_scored"], out["sample_scored logit"] = model.sample_scored(n, rng())
+            out["score_data"] = model.score_data(x, rng())
     return out
 
 
@@ -330,7 +333,8 @@ def check_capabilities(model_cls: type[Model], dataset: Dataset | None = None,
     expected: dict[str, tuple[int, ...] | None] = {
         "sample": (r, n, *x_shape), "decode": (r, n, *x_shape),
         "reconstruct": (r, n, *x_shape), "encode": None, "classify": None,
-        "features": None}
+        "features": None, "sample_scored": (r, n, *x_shape), "sample_scored logit": (r, n),
+        "score_data": (r, n)}
     for cap, value in out.items():
         if not torch.is_tensor(value):
             raise case.fail(f"{cap}() returned {type(value).__name__}, not a tensor")

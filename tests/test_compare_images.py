@@ -182,19 +182,47 @@ def test_default_out_and_seed_defaults():
     assert Path(compare.default_out("digits")).parent == Path("compare")
 
 
-def test_fid_is_left_out_of_the_cpu_default_with_a_note(registry, monkeypatch, tmp_path,
-                                                        capsys):
+def test_the_cpu_image_compare_scores_fid_on_1000_samples_and_says_so(registry, monkeypatch,
+                                                                       tmp_path, capsys):
     if "fid" not in registry.evaluators:
         pytest.skip("the fid evaluator is not registered")
+    # fid in the default list; its Inception pass (minutes) is replaced by a one-line
+    # failure: the compare still sets its sample count, and the table row carries it
     monkeypatch.setattr(compare, "IMAGE_METRICS", ("reconstruction", "fid"))
+
+    def no_inception(self, model, dataset, *, seed=0, out_dir=None):
+        raise GenzooError(f"no Inception in this test (fid_samples={self.options['fid_samples']})")
+
+    monkeypatch.setattr(registry.evaluator("fid"), "evaluate", no_inception)
     out = tmp_path / "cmp"
     code = run_cli(["compare", "tiny-ae", "--dataset", "digits", "--steps", "2", "--device",
                     "cpu", "--out", str(out), "--no-progress"])
     printed = capsys.readouterr()
     assert code == 0, printed.err
     results = json.loads((out / "results.json").read_text())
-    assert scored(results["models"]["tiny-ae"]) == RECONSTRUCTION
-    assert results["evaluators"]["fid"]["note"].startswith("not run by default on a CPU")
-    assert results["notes"] == [f"fid: {results['evaluators']['fid']['note']}"]
+    assert results["settings"]["eval_options"]["fid_samples"] == str(compare.CPU_FID_SAMPLES)
+    assert compare.CPU_FID_SAMPLES == 1000
     fid_row = next(line for line in printed.out.splitlines() if line.startswith("│ fid "))
-    assert "–" in fid_row
+    assert "(1,000 samples)" in fid_row and "–" in fid_row
+    assert results["notes"] == ["fid: no Inception in this test (fid_samples=1000)"]
+    assert "(1,000 samples)" in (out / "report.html").read_text()
+
+
+def test_an_explicit_fid_sample_count_is_kept(registry, tmp_path):
+    out = tmp_path / "cmp"
+    code = run_cli(["compare", "tiny-ae", "--dataset", "digits", "--steps", "2", "--device",
+                    "cpu", "--metric", "reconstruction", "--eval-option", "fid_samples=50",
+                    "--out", str(out), "--no-progress"])
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["settings"]["eval_options"]["fid_samples"] == "50"
+
+
+def test_the_image_report_shows_published_numbers_labelled(registry, tmp_path):
+    from genzoo import report_images
+
+    rows = report_images.PUBLISHED["mnist5k"]
+    page = report_images.published_html(rows)
+    assert page.count('class="published"') == len(rows) and "not measured here" in page
+    assert "BiGAN" in page and "0.62" in page
+    assert "No published numbers" in report_images.published_html([])

@@ -55,7 +55,7 @@ class ALI(Model):
 
     name = "ali"
     Config = ALIConfig
-    capabilities = frozenset({"sample", "encode", "reconstruct", "features"})
+    capabilities = frozenset({"sample", "encode", "reconstruct", "features", "guide"})
     vectorized = True
     presets = {"default": by_kind(ALIConfig, {}, image_default),
                "paper": by_kind(ALIConfig, PAPER_TOY, image_paper)}
@@ -69,6 +69,10 @@ class ALI(Model):
                          if self.y_dim else None)
         if c.labels:
             self.capabilities = ALI.capabilities | {"classify"}
+        if c.labels or self.y_dim or c.disc_pack != 1:
+            # D's logit is then not one density ratio per (x, z): K+1 classes, a y it also
+            # needs, or one logit per PacGAN group
+            self.capabilities = self.capabilities - {"guide"}
         init = ReplicaRNG(self.seeds, "init")
         self.decoder = networks.decoder(init, self.noise, c, data)
         self.encoder = networks.encoder(init, self.noise, c, data)
@@ -150,6 +154,19 @@ class ALI(Model):
         rng = rng or self.noise
         z = toy_nets.prior_sample(rng, n, self.config, self.device)
         return self._dec(z, self._y(y, n, rng))
+
+    def sample_scored(self, n: int, rng: ReplicaRNG | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draws G_x(z) with D's logit at their pair (G_x(z), z): log q(x, z) / p(x, z)."""
+        rng = rng or self.noise
+        z = toy_nets.prior_sample(rng, n, self.config, self.device)
+        x = self._dec(z, None)
+        return x, self.discriminator(torch.cat([networks.flat(x), z], -1)).squeeze(-1)
+
+    def score_data(self, x: torch.Tensor, rng: ReplicaRNG | None = None) -> torch.Tensor:
+        """D's logit at real pairs (x, z ~ q(z | x))."""
+        z = self._enc(x, rng or self.noise, None)
+        return self.discriminator(torch.cat([networks.flat(x), z], -1)).squeeze(-1)
 
     def encode(self, x: torch.Tensor, rng: ReplicaRNG | None = None,
                y: Any = None) -> torch.Tensor:

@@ -44,7 +44,7 @@ class GAN(Model):
 
     name = "gan"
     Config = GANConfig
-    capabilities = frozenset({"sample"})
+    capabilities = frozenset({"sample", "guide"})
     vectorized = True
     presets = {"default": by_kind(GANConfig, {}, image_default),
                "paper": by_kind(GANConfig, PAPER_TOY, image_paper)}
@@ -52,6 +52,8 @@ class GAN(Model):
     def __init__(self, config: GANConfig, data: DataSpec, seeds: Sequence[int] = (0,)):
         super().__init__(config, data, seeds)
         self.build(ReplicaRNG(self.seeds, "init"))
+        if config.disc_pack != 1:  # one logit per PacGAN group, not per sample
+            self.capabilities = self.capabilities - {"guide"}
 
     def build(self, init: ReplicaRNG) -> None:
         """Networks, optimizers and game; subclasses extend it, drawing from the same ``init``
@@ -79,6 +81,15 @@ class GAN(Model):
     def sample(self, n: int, rng: ReplicaRNG | None = None) -> torch.Tensor:
         rng = rng or self.noise
         return self.decoder(toy_nets.prior_sample(rng, n, self.config, self.device))
+
+    def sample_scored(self, n: int, rng: ReplicaRNG | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draws G_x(z) with D's logit at each: log p_data(x) / p_model(x)."""
+        x = self.sample(n, rng)
+        return x, self.score_data(x)
+
+    def score_data(self, x: torch.Tensor, rng: ReplicaRNG | None = None) -> torch.Tensor:
+        return self.discriminator(networks.flat(x)).squeeze(-1)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)

@@ -45,6 +45,18 @@ class GANPosthoc(TwoPhaseGAN):
         return {**super().optimizers(), "joint_discriminator": self.opt_jd,
                 "encoder": self.opt_e}
 
+    def sample_scored(self, n: int, rng: ReplicaRNG | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draws G_x(z) with the joint D's logit at (G_x(z), z), as for ALI."""
+        rng = rng or self.noise
+        z = toy_nets.prior_sample(rng, n, self.config, self.device)
+        x = self.decoder(z)
+        return x, self.joint_discriminator(torch.cat([networks.flat(x), z], -1)).squeeze(-1)
+
+    def score_data(self, x: torch.Tensor, rng: ReplicaRNG | None = None) -> torch.Tensor:
+        z = self.encoder(x, rng or self.noise)
+        return self.joint_discriminator(torch.cat([networks.flat(x), z], -1)).squeeze(-1)
+
     def joint_pairs(self, x: torch.Tensor) -> Pairs:
         """ALI's pairs with the decoder frozen: only (x, G_z(x)) carries a graph."""
         z = toy_nets.prior_sample(self.noise, x.shape[1], self.config, x.device)

@@ -29,7 +29,7 @@ class TwoPhaseFields:
 class TwoPhaseGAN(GAN):
     """A GAN plus an encoder G_z trained in a second phase against a frozen decoder."""
 
-    capabilities = frozenset({"sample", "encode", "reconstruct", "features"})
+    capabilities = frozenset({"sample", "encode", "reconstruct", "features", "guide"})
     presets: dict = {}  # set per subclass, from the TwoPhaseConfig they extend
 
     def build(self, init: ReplicaRNG) -> None:

@@ -1,0 +1,248 @@
+"""Discriminator-guided sampling: ``raw``, ``drs`` and ``mh`` over a model's generator draws.
+
+A model that can be guided declares the ``guide`` capability and defines
+``sample_scored(n, rng) -> (x, logit)``: generator draws (R, n, *x_shape) with its
+discriminator's logit at each (R, n), and ``score_data(x, rng) -> logit`` (R, n) at real data.
+For a D trained to its optimum D* = p_data / (p_data + p_model), ``exp(logit)`` estimates the
+density ratio p_data / p_model (for ALI's joint D, q(x, z) / p(x, z), whose x-marginal
+target is the data). The samplers reweight the generator by that ratio:
+
+- ``drs`` (Azadi et al., ICLR 2019, Algorithm 1): accept a draw with probability
+  σ(F), F = l − M − log(1 − exp(l − M − ε)) − γ, where M is the running maximum logit (from a
+  burn-in of ``drs_burn_in`` draws, raised whenever a larger logit is seen) and γ the
+  ``drs_percentile`` percentile of F over each batch (the paper's choice, 95). Since
+  σ(F + γ) = exp(l − M), ``drs_percentile=0`` (γ = 0) is exact rejection sampling of
+  p_model · exp(l) where l ≤ M; a γ > 0 trades that exactness for a higher acceptance.
+- ``mh`` (Turner et al., ICML 2019): an independence Metropolis-Hastings chain per output
+  sample: ``mh_steps`` generator proposals, each accepted with probability
+  min(1, exp(l' − l)). D is first calibrated, as the paper does, by a logistic (Platt) fit of
+  its logits on held-out real data against fresh draws, so that exp(l) is a ratio and not
+  just a ranking. The chain starts from a generator draw, not from real data as the paper's
+  does, so that no real example can be handed out as a sample when nothing is accepted.
+
+``Guided(model, sampler, dataset)`` is the model with ``sample`` replaced; every evaluator
+that samples then scores the guided distribution, and ``acceptance`` counts what was accepted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from genzoo.errors import GenzooError
+from genzoo.rng import ReplicaRNG
+
+SAMPLERS = ("raw", "drs", "mh")
+GUIDED = ("drs", "mh")
+CAPABILITY = "guide"
+
+# The samplers' options (``--eval-option KEY=VALUE``; other keys are the evaluators').
+DEFAULTS: dict[str, float] = {
+    "drs_burn_in": 10_000,   # draws per replica that set the first estimate of max logit
+    "drs_percentile": 95.0,  # γ: this percentile of F in each batch
+    "drs_eps": 1e-6,         # keeps log(1 − exp(·)) finite at the maximum
+    "mh_steps": 20,          # proposals per chain (one chain per output sample)
+    "mh_calibration": 2_000,  # held-out real examples (and as many draws) for the Platt fit
+    "sampler_batch": 5_000,  # proposals per model call
+    "sampler_max_proposals": 200,  # give up past this many proposals per requested sample
+}
+
+
+def check_sampler(name: str) -> str:
+    if name not in SAMPLERS:
+        raise GenzooError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
+    return name
+
+
+def refusal(model: Any, sampler: str) -> str | None:
+    """Why ``model`` cannot use ``sampler`` (one line naming what it supports), or None."""
+    check_sampler(sampler)
+    if sampler == "raw":
+        return None if model.can("sample") else f"model {model.name!r} cannot sample"
+    if not model.can(CAPABILITY):
+        supported = "raw" if model.can("sample") else "none"
+        return (f"model {model.name!r} has no discriminator to guide its samples, so it "
+                f"supports --sampler {supported} only (guided samplers: {', '.join(GUIDED)})")
+    return None
+
+
+@dataclass
+class Acceptance:
+    """Proposals made and accepted, per replica, over a Guided model's life."""
+
+    proposed: torch.Tensor
+    accepted: torch.Tensor
+
+    def rate(self) -> list[float]:
+        return (self.accepted / self.proposed.clamp(min=1)).tolist()
+
+
+class Guided:
+    """``model`` with ``sample(n, rng)`` drawn by ``sampler``; everything else delegated."""
+
+    def __init__(self, model: Any, sampler: str, dataset: Any = None,
+                 options: dict[str, Any] | None = None):
+        why = refusal(model, sampler)
+        if why:
+            raise GenzooError(why)
+        self._model, self.sampler, self._dataset = model, sampler, dataset
+        self.options = dict(DEFAULTS)
+        for key, value in (options or {}).items():  # the evaluators' keys are theirs
+            if key in DEFAULTS:
+                try:
+                    self.options[key] = float(value)
+                except (TypeError, ValueError):
+                    self.options[key] = -1.0
+                bad = (not 0 <= self.options[key] <= 100 if key == "drs_percentile"
+                       else not self.options[key] > 0)
+                if bad:
+                    raise GenzooError(f"{key} must be "
+                                      f"{'in 0..100' if key == 'drs_percentile' else '> 0'}, "
+                                      f"got {value!r}")
+        zeros = torch.zeros(model.replicas)
+        self.acceptance = Acceptance(zeros.clone(), zeros.clone())
+        self._max_logit: torch.Tensor | None = None  # DRS's running max, per replica
+        self._platt: tuple[torch.Tensor, torch.Tensor] | None = None  # MH's (a, b)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    @property
+    def model(self) -> Any:
+        return self._model
+
+    def sample(self, n: int, rng: ReplicaRNG | None = None, **kwargs: Any) -> torch.Tensor:
+        if kwargs:
+            raise GenzooError(f"guided sampling takes no {', '.join(kwargs)}")
+        rng = rng or self._model.noise
+        if self.sampler == "raw":
+            return self._model.sample(n, rng)
+        with torch.no_grad():
+            return self._drs(n, rng) if self.sampler == "drs" else self._mh(n, rng)
+
+    # --- DRS ---------------------------------------------------------------------------------
+
+    def _draw(self, m: int, rng: ReplicaRNG) -> tuple[torch.Tensor, torch.Tensor]:
+        x, logit = self._model.sample_scored(m, rng)
+        want = (self._model.replicas, m)
+        if tuple(logit.shape) != want:
+            raise GenzooError(f"model {self._model.name!r}: sample_scored returned logits of "
+                              f"shape {tuple(logit.shape)}, expected {want}")
+        return x, logit.float()
+
+    def _drs(self, n: int, rng: ReplicaRNG) -> torch.Tensor:
+        o, reps = self.options, self._model.replicas
+        batch = int(o["sampler_batch"])
+        if self._max_logit is None:
+            burn = []
+            for left in range(int(o["drs_burn_in"]), 0, -batch):
+                burn.append(self._draw(min(batch, left), rng)[1].max(dim=1).values)
+            self._max_logit = torch.stack(burn).max(dim=0).values.cpu()
+        kept: list[list[torch.Tensor]] = [[] for _ in range(reps)]
+        have = torch.zeros(reps, dtype=torch.long)
+        proposed = 0
+        while bool((have < n).any()):
+            if proposed >= o["sampler_max_proposals"] * n:
+                raise GenzooError(self._gave_up(n, have))
+            x, logit = self._draw(batch, rng)
+            proposed += batch
+            logit = logit.cpu()
+            self._max_logit = torch.maximum(self._max_logit, logit.max(dim=1).values)
+            accept = drs_accept(logit, self._max_logit, o["drs_percentile"], o["drs_eps"],
+                                rng.rand(batch).cpu())
+            for r in range(reps):
+                if have[r] < n:
+                    take = x[r][accept[r].to(x.device)][: n - int(have[r])]
+                    kept[r].append(take)
+                    have[r] += len(take)
+                    self.acceptance.proposed[r] += batch
+                    self.acceptance.accepted[r] += int(accept[r].sum())
+        return torch.stack([torch.cat(k)[:n] for k in kept])
+
+    def _gave_up(self, n: int, have: torch.Tensor) -> str:
+        return (f"{self.sampler} accepted only {have.min().item()} of {n} samples within "
+                f"{int(self.options['sampler_max_proposals'])}x as many proposals; its "
+                f"discriminator rejects nearly everything (use --sampler raw)")
+
+    # --- MH ----------------------------------------------------------------------------------
+
+    def _calibration(self, rng: ReplicaRNG) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._platt is None:
+            if self._dataset is None:
+                raise GenzooError("the mh sampler needs the dataset to calibrate its "
+                                  "discriminator on held-out data")
+            m = int(self.options["mh_calibration"])
+            g = torch.Generator().manual_seed(int(rng.seeds[0]) + 7919)
+            x, _ = self._dataset.draw(m, g, split="test")
+            x = x.to(self._model.device).unsqueeze(0).expand(self._model.replicas, *x.shape)
+            real = self._model.score_data(x, rng).float().cpu()
+            fake = self._draw(m, rng)[1].cpu()
+            self._platt = platt(real, fake)
+        return self._platt
+
+    def _mh(self, n: int, rng: ReplicaRNG) -> torch.Tensor:
+        a, b = self._calibration(rng)
+        steps = int(self.options["mh_steps"])
+        state, logit = self._draw(n, rng)
+        logit = a[:, None] * logit.cpu() + b[:, None]
+        for _ in range(steps):
+            x, new = self._draw(n, rng)
+            new = a[:, None] * new.cpu() + b[:, None]
+            u = rng.rand(n).cpu()
+            accept = mh_accept(logit, new, u)
+            self.acceptance.proposed += n
+            self.acceptance.accepted += accept.sum(dim=1)
+            mask = accept.to(state.device).view(*accept.shape, *([1] * (state.dim() - 2)))
+            state = torch.where(mask, x, state)
+            logit = torch.where(accept, new, logit)
+        return state
+
+
+def drs_accept(logit: torch.Tensor, max_logit: torch.Tensor, percentile: float, eps: float,
+               u: torch.Tensor) -> torch.Tensor:
+    """DRS's decisions (R, m) for logits (R, m), the running max (R,) and uniforms u (R, m)."""
+    d = logit - max_logit[:, None]
+    f = d - torch.log1p(-torch.exp(d - eps).clamp(max=1 - 1e-12))
+    if percentile == 0:
+        return u < torch.sigmoid(f)
+    gamma = torch.quantile(f, percentile / 100.0, dim=1, keepdim=True)
+    return u < torch.sigmoid(f - gamma)
+
+
+def mh_accept(logit: torch.Tensor, proposal: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Independence MH: move to a proposal with probability min(1, r'/r), r = exp(logit)."""
+    return u < torch.exp((proposal - logit).clamp(max=0.0))
+
+
+def platt(real: torch.Tensor, fake: torch.Tensor, iters: int = 100
+          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-replica logistic fit σ(a·l + b) of real (label 1) against fake (label 0) logits,
+    (R, m) each, by Newton's method with step halving; returns (a, b), each (R,)."""
+    logits = torch.cat([real, fake], dim=1).double()
+    labels = torch.cat([torch.ones_like(real), torch.zeros_like(fake)], dim=1).double()
+    feats = torch.stack([logits, torch.ones_like(logits)], dim=-1)  # (R, m, 2)
+
+    def loss(w: torch.Tensor) -> torch.Tensor:  # mean binary cross-entropy, (R,)
+        s = (feats * w[:, None]).sum(-1)
+        return (torch.nn.functional.softplus(s) - labels * s).mean(1)
+
+    w = torch.zeros(len(logits), 2, dtype=torch.double)
+    for _ in range(iters):
+        p = torch.sigmoid((feats * w[:, None]).sum(-1))
+        grad = (feats * (p - labels)[..., None]).mean(1)
+        hess = torch.einsum("rmi,rm,rmj->rij", feats, p * (1 - p), feats) / feats.shape[1]
+        hess = hess + 1e-9 * torch.eye(2, dtype=torch.double)
+        step = torch.linalg.solve(hess, grad.unsqueeze(-1)).squeeze(-1)
+        size = torch.ones(len(w), 1, dtype=torch.double)
+        before = loss(w)
+        for _ in range(30):  # halve each replica's step until its loss does not rise
+            worse = loss(w - size * step) > before + 1e-12
+            if not bool(worse.any()):
+                break
+            size[worse] /= 2
+        w = w - size * step
+        if float((size * step).abs().max()) < 1e-10:
+            break
+    return w[:, 0].float(), w[:, 1].float()
