@@ -217,10 +217,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nmnist5k, FID of {FID_SAMPLES} samples against the 4,000 training digits; "
           f"class agreement on 1,000 held-out digits; svm-features with 1,000 labels, "
           f"{args.svm_draws} draws")
-    print(f"{'':18}{'train s':>9}" + "".join(f"{k:>14}" for k in keys))
-    for name, seconds, s in rows:
-        print(f"{name:18}{seconds:9.0f}" + "".join(
-            f"{s[k]:14.4g}" if k in s else f"{'-':>14}" for k in keys))
+    # one row per measure, a column per loop: the measure names are too long for columns
+    print(f"{'':28}" + "".join(f"{name:>18}" for name, _, _ in rows))
+    print(f"{'train seconds':28}" + "".join(f"{seconds:18.0f}" for _, seconds, _ in rows))
+    for k in keys:
+        print(f"{k:28}" + "".join(f"{s[k]:18.4g}" if k in s else f"{'-':>18}"
+                                  for _, _, s in rows))
     if len(rows) == 2:
         print(f"\nFID genzoo / reference: {rows[0][2]['fid'] / rows[1][2]['fid']:.2f} "
               f"(target <= 0.25)")

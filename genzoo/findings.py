@@ -83,6 +83,21 @@ def baselines_reconstruct_worse(results: dict[str, Any]) -> Finding:
 
 
 def paper_findings(results: dict[str, Any], num_modes: int) -> list[Finding]:
-    """The three findings of §4.5 that the toy compare can test, in the paper's order."""
-    return [ali_covers_more_modes(results), vae_smears(results, num_modes),
-            baselines_reconstruct_worse(results)]
+    """The three findings of §4.5 that the toy compare can test, in the paper's order; after
+    a compare with a guided sampler, the three again on the guided samples."""
+    found = [ali_covers_more_modes(results), vae_smears(results, num_modes),
+             baselines_reconstruct_worse(results)]
+    sampler = results.get("settings", {}).get("sampler", "raw")
+    if sampler != "raw":
+        view = guided_view(results, sampler)
+        found += [Finding(f"{f.claim} (with {sampler} samples)", f.verdict, f.evidence)
+                  for f in (ali_covers_more_modes(view), vae_smears(view, num_modes))]
+    return found
+
+
+def guided_view(results: dict[str, Any], sampler: str) -> dict[str, Any]:
+    """``results`` with each model's guided metrics (``NAME+SAMPLER``) over its raw ones; a
+    model without a guided column (no discriminator) keeps its raw numbers."""
+    models = {name: {**entry, **results["models"].get(f"{name}+{sampler}", {})}
+              for name, entry in results["models"].items() if "+" not in name}
+    return {**results, "models": models}

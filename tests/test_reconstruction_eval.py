@@ -18,6 +18,7 @@ from genzoo.evaluators.reconstruction import (
     Reconstruction,
     derangement,
     heldout_images,
+    heldout_indices,
     reconstruction_scores,
 )
 from genzoo.stack import ModelStack
@@ -91,7 +92,9 @@ def test_png_in_the_papers_layout(data, tmp_path):
     res = Reconstruction(grid_pairs=pairs).evaluate(Inverter(NoConfig(), data.spec, [0]),
                                                     data, out_dir=tmp_path)
     png = read_image(res.artifacts["reconstructions-seed0"]).float() / 255  # (1, H', W')
-    x = heldout_images(data, 1000)[:pairs]
+    scored = heldout_images(data, 1000)
+    x = scored[heldout_indices(len(scored), pairs)]  # a spread of the scored images
+    assert len(set(x.flatten(1).sum(1).tolist())) > 1
     per_row, pad, side = 10, 2, 8  # 10 pairs a row, torchvision's 2-pixel padding
     for k in range(pairs):
         row, pair = divmod(k, per_row)

@@ -13,8 +13,9 @@ and every model sees alike (``heldout_images``); pixels are floats in [0, 1]:
   ratios, so that an input-blind reconstructor scores 1 in expectation and one near-empty
   image cannot dominate.
 
-Artifacts: ``reconstructions-seed{S}.png`` per seed, the first ``grid_pairs`` (50) held-out
-images in the paper's layout (odd columns originals, even columns their reconstructions).
+Artifacts: ``reconstructions-seed{S}.png`` per seed, ``grid_pairs`` (50) of the scored images,
+picked by ``heldout_indices``'s fixed permutation, in the paper's layout (odd columns
+originals, even columns their reconstructions).
 The toy mixtures have their own encoder evaluator, ``inference``.
 """
 
@@ -146,8 +147,10 @@ class Reconstruction(Evaluator):
         artifacts = {}
         if out_dir is not None and grid_pairs > 0:
             k = min(grid_pairs, len(x))
+            pick = heldout_indices(len(x), k)  # spread over the scored set (a test split
+            # sorted by class would otherwise show one class)
             for i, s in enumerate(model.seeds):
-                path = save_reconstructions(x[:k], x_rec[i, :k],
+                path = save_reconstructions(x[pick], x_rec[i, pick],
                                             Path(out_dir) / f"reconstructions-seed{s}.png",
                                             pairs_per_row=min(PAIRS_PER_ROW, k))
                 artifacts[f"reconstructions-seed{s}"] = str(path)
