@@ -210,7 +210,10 @@ def run_compare(registry: Registry, settings: CompareSettings, out: Path, *,
                             "sampler": settings.sampler, "raw_model": name}}
         figures[name] = (report_images.image_figure_data(session.model, dataset) if is_image
                          else figure_data(session.model, dataset))
-        say(f"{name}: trained in {seconds:.1f}s, evaluated in {eval_seconds:.1f}s")
+        guided_entry = results["models"].get(f"{name}+{settings.sampler}")
+        extra = (f" (+{guided_entry['run']['eval_seconds']:.1f}s on {settings.sampler} "
+                 f"samples)" if guided_entry else "")
+        say(f"{name}: trained in {seconds:.1f}s, evaluated in {eval_seconds:.1f}s{extra}")
         del session  # free this model before the next is built: peak memory is one model's
     results["wall_seconds"] = time.perf_counter() - begun  # training and evaluation, all models
     results["evaluators"], results["notes"] = evaluator_notes(registry, results, wanted, dataset)

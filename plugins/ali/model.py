@@ -25,7 +25,7 @@ from genzoo_plugins.common.config import (
     JointDiscriminatorFields,
 )
 from genzoo_plugins.common.game import Game, Pairs
-from genzoo_plugins.common.image_presets import by_kind, image_default, image_paper
+from genzoo_plugins.common.image_presets import by_kind, image_default, image_paper, toy_default
 
 
 @dataclass
@@ -57,7 +57,7 @@ class ALI(Model):
     Config = ALIConfig
     capabilities = frozenset({"sample", "encode", "reconstruct", "features", "guide"})
     vectorized = True
-    presets = {"default": by_kind(ALIConfig, {}, image_default),
+    presets = {"default": by_kind(ALIConfig, toy_default, image_default),
                "paper": by_kind(ALIConfig, PAPER_TOY, image_paper)}
 
     def __init__(self, config: ALIConfig, data: DataSpec, seeds: Sequence[int] = (0,)):

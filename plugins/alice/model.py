@@ -32,7 +32,7 @@ from genzoo.rng import ReplicaRNG
 from genzoo_plugins.ali.model import ALI, PAPER_TOY, ALIConfig
 from genzoo_plugins.common import networks, toy_nets
 from genzoo_plugins.common.game import Pairs, d_loss
-from genzoo_plugins.common.image_presets import by_kind, image_default, image_paper
+from genzoo_plugins.common.image_presets import by_kind, image_default, image_paper, toy_default
 
 # the authors' weights: 1 on the explicit terms (ALICE_l2.py), 0.1 on the adversarial ones
 DEFAULT_WEIGHT = {"explicit": 1.0, "adversarial": 0.1}
@@ -59,7 +59,7 @@ class ALICE(ALI):
 
     name = "alice"
     Config = ALICEConfig
-    presets = {"default": by_kind(ALICEConfig, {}, image_default, **IMAGE_LAMBDAS),
+    presets = {"default": by_kind(ALICEConfig, toy_default, image_default, **IMAGE_LAMBDAS),
                "paper": by_kind(ALICEConfig, PAPER_TOY, image_paper)}
 
     def __init__(self, config: ALICEConfig, data: DataSpec, seeds: Sequence[int] = (0,)):

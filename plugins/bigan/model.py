@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from genzoo_plugins.ali.model import ALI, PAPER_TOY, ALIConfig
-from genzoo_plugins.common.image_presets import by_kind, image_default, image_paper
+from genzoo_plugins.common.image_presets import by_kind, image_default, image_paper, toy_default
 
 
 @dataclass
@@ -21,6 +21,6 @@ class BiGAN(ALI):
 
     name = "bigan"
     Config = BiGANConfig
-    presets = {"default": by_kind(BiGANConfig, {}, image_default, encoder="deterministic"),
+    presets = {"default": by_kind(BiGANConfig, toy_default, image_default, encoder="deterministic"),
                "paper": by_kind(BiGANConfig, {**PAPER_TOY, "encoder": "deterministic"},
                                 image_paper, encoder="deterministic")}

@@ -20,7 +20,7 @@ from genzoo_plugins.common.config import (
     ImageFields,
 )
 from genzoo_plugins.common.game import Game, Pairs
-from genzoo_plugins.common.image_presets import by_kind, image_default, image_paper
+from genzoo_plugins.common.image_presets import by_kind, image_default, image_paper, toy_default
 
 
 @dataclass
@@ -46,7 +46,7 @@ class GAN(Model):
     Config = GANConfig
     capabilities = frozenset({"sample", "guide"})
     vectorized = True
-    presets = {"default": by_kind(GANConfig, {}, image_default),
+    presets = {"default": by_kind(GANConfig, toy_default, image_default),
                "paper": by_kind(GANConfig, PAPER_TOY, image_paper)}
 
     def __init__(self, config: GANConfig, data: DataSpec, seeds: Sequence[int] = (0,)):

@@ -24,7 +24,7 @@ from genzoo_plugins.common.config import (
     OptimFields,
 )
 from genzoo_plugins.common.game import lr_scale
-from genzoo_plugins.common.image_presets import by_kind, image_default, image_paper
+from genzoo_plugins.common.image_presets import by_kind, image_default, image_paper, toy_default
 
 
 @dataclass
@@ -48,7 +48,7 @@ class VAE(Model):
     # the original code's networks with the Gaussian encoder its ELBO needs; on images the
     # small default network keeps the VAE's own Adam settings (no adversary to keep up with)
     presets = {
-        "default": by_kind(VAEConfig, {}, image_default, lr=1e-3, beta1=0.9, beta2=0.999),
+        "default": by_kind(VAEConfig, toy_default, image_default, lr=1e-3, beta1=0.9, beta2=0.999),
         "paper": by_kind(VAEConfig, {**PAPER_DECODER, **PAPER_ENCODER, **PAPER_OPTIM,
                                      "encoder": "gaussian"}, image_paper)}
 
