@@ -33,7 +33,7 @@ from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError
 from genzoo.evaluators.base import eval_rng, heldout
 from genzoo.evaluators.mode_coverage import mixture_reason
-from genzoo.model import Model
+from genzoo.model import Model, can_phrase
 from genzoo.registry import Registry
 from genzoo.runs import atomic_write_bytes
 from genzoo.trainer import TrainSettings, resolve_device
@@ -369,7 +369,7 @@ def _validate(registry: Registry, settings: CompareSettings, out: Path,
             raise GenzooError(f"--metric {name}: {why}")
         if not any(ev.requires <= set(cls.capabilities) for cls in classes):
             raise GenzooError(f"--metric {name} needs a model that can "
-                              f"{' and '.join(sorted(ev.requires))}; none of "
+                              f"{can_phrase(ev.requires)}; none of "
                               f"{', '.join(settings.models)} can")
     if out.exists() and any(out.iterdir()):
         raise GenzooError(f"{out} already exists and is not empty; choose another --out or "

@@ -38,6 +38,15 @@ from genzoo.errors import GenzooError, PluginError
 from genzoo.rng import ReplicaRNG
 
 CAPABILITIES = frozenset({"sample", "encode", "reconstruct", "classify", "features", "guide"})
+# what "a model that can ..." says of each capability, in messages
+CAPABILITY_VERBS = {"sample": "sample", "encode": "encode", "reconstruct": "reconstruct",
+                    "classify": "classify", "features": "give features",
+                    "guide": "guide its samples with a discriminator"}
+
+
+def can_phrase(capabilities: frozenset[str] | set[str]) -> str:
+    """``{"encode", "features"}`` -> ``"encode and give features"``."""
+    return " and ".join(CAPABILITY_VERBS.get(c, c) for c in sorted(capabilities))
 
 
 @dataclass(frozen=True)

@@ -295,10 +295,10 @@ def test_features_that_ignore_the_image_are_at_chance(data) -> None:
 def test_refusals_are_one_line(data) -> None:
     ev = SVMFeatures()
     reason = ev.missing(NoFeatures(NoConfig(), data.spec, [0]), data)
-    assert reason == "svm-features needs a model that can features; no-features cannot"
+    assert reason == "svm-features needs a model that can give features; no-features cannot"
     toy = grid25()
     assert "image datasets with class labels" in ev.applies_to(toy)
-    with pytest.raises(GenzooError, match="needs a model that can features"):
+    with pytest.raises(GenzooError, match="needs a model that can give features"):
         ev.evaluate(NoFeatures(NoConfig(), data.spec, [0]), data)
     with pytest.raises(GenzooError, match="labels=100000 must be between 1 and the pool"):
         SVMFeatures(labels=100_000, draws=1).evaluate(PixelFeatures(NoConfig(), data.spec),
@@ -348,4 +348,4 @@ def test_cli_passes_labels_and_draws(registry, tmp_path: Path, capsys) -> None:
     capsys.readouterr()
     assert run_cli(["evaluate", str(other), "--metric", "svm-features"]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "svm-features needs a model that can features" in err
+    assert len(err.splitlines()) == 1 and "svm-features needs a model that can give features" in err

@@ -11,7 +11,7 @@ import torch
 
 from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError
-from genzoo.model import Model
+from genzoo.model import Model, can_phrase
 from genzoo.rng import STREAMS, ReplicaRNG
 
 
@@ -41,7 +41,7 @@ class Evaluator:
         """Why this evaluator cannot run on (model, dataset), or None if it can."""
         lacking = sorted(self.requires - set(model.capabilities))
         if lacking:
-            return (f"{self.name} needs a model that can {' and '.join(lacking)}; "
+            return (f"{self.name} needs a model that can {can_phrase(set(lacking))}; "
                     f"{model.name} cannot")
         return self.applies_to(dataset)
 
