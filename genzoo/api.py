@@ -83,8 +83,9 @@ def start(registry: Registry, model_name: str, dataset_name: str, *, out: Path |
 
 def open_run(registry: Registry, run_dir: Path, *, device: str = "auto",
              progress: bool = False, steps: int | None = None,
-             load_weights: bool = True) -> Session:
-    """Rebuild a run's model and data from its config.json and load its latest checkpoint."""
+             load_weights: bool = True, fresh_ok: bool = False) -> Session:
+    """Rebuild a run's model and data from its config.json and load its latest checkpoint
+    (``fresh_ok``: a run without one starts again from step 0, for ``train --resume``)."""
     run = Run.open(run_dir)
     config = run.config
     try:
@@ -104,7 +105,7 @@ def open_run(registry: Registry, run_dir: Path, *, device: str = "auto",
     trainer = Trainer(model, dataset, settings, run=run, device=resolve_device(device),
                       progress=progress)
     if load_weights:
-        trainer.resume()
+        trainer.resume(fresh_ok=fresh_ok)
     return Session(model, dataset, run, trainer, config)
 
 

@@ -42,8 +42,16 @@ def user_errors():
             raise
         err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        err_console.print("interrupted; the last checkpoint is intact (resume with --resume)")
+    except KeyboardInterrupt as exc:
+        from genzoo.trainer import TrainingInterrupted
+
+        if isinstance(exc, TrainingInterrupted):
+            where = (f"; its checkpoint is in {exc.run} (continue with `genzoo train --resume "
+                     f"{exc.run}`)" if exc.run is not None else "")
+            err_console.print(f"interrupted at step {exc.step}{where}", highlight=False,
+                              soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        err_console.print("interrupted")
         raise typer.Exit(130) from None
 
 
@@ -124,6 +132,9 @@ def train(
     checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints (image "
                                                        "runs also write one each epoch; 0: "
                                                        "the final one only).")] = 1000,
+    checkpoint_minutes: Annotated[float, typer.Option(help="Also write one when this many "
+                                                           "minutes have passed since the "
+                                                           "last (0: off).")] = 5.0,
     precision: Annotated[str, typer.Option(help="fp32, or bf16: bfloat16 autocast in the "
                                                 "train step, image data only (1.7x fp32's "
                                                 "speed for SVHN on an AVX512-BF16 CPU).")] = "fp32",
@@ -148,7 +159,8 @@ def train(
             if condition is not None or labels is not None:
                 raise GenzooError("--condition and --labels are fixed when a run starts; "
                                   "drop them with --resume")
-            session = api.open_run(reg, resume, device=device, progress=progress, steps=steps)
+            session = api.open_run(reg, resume, device=device, progress=progress, steps=steps,
+                                   fresh_ok=True)
             if steps is not None and session.trainer.run is not None:  # rank 0 writes
                 session.run.update_config(train={**session.config["train"], "steps": steps})
             if session.trainer.step >= session.trainer.settings.steps:
@@ -176,12 +188,16 @@ def train(
                 batch_size=batch_size if batch_size is not None
                 else getattr(cfg, "batch_size", TrainSettings.batch_size),
                 log_every=log_every, checkpoint_every=checkpoint_every,
+                checkpoint_minutes=checkpoint_minutes,
                 precision=precision)
             session = api.start(reg, model, name, out=out, preset=preset, overrides=overrides,
                                 seeds=range(seed, seed + seeds), settings=settings,
                                 device=device, progress=progress,
                                 data_options=_data_options(data_dir, download, verify),
                                 dataset=ds)
+            if session.run is not None and session.run.restarted:
+                err_console.print(f"{out}: its earlier attempt stopped before its first "
+                                  f"checkpoint; starting it again", highlight=False)
         session.trainer.fit()
         if session.trainer.run is not None and session.model.can("classify"):
             # semi-supervised runs report their classifier's test error (results.json too)

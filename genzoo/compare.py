@@ -33,6 +33,7 @@ from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError
 from genzoo.evaluators.base import eval_rng, heldout
 from genzoo.evaluators.mode_coverage import mixture_reason
+from genzoo.locks import LOCK_NAME, DirLock
 from genzoo.model import Model, can_phrase
 from genzoo.registry import Registry
 from genzoo.runs import atomic_write_bytes
@@ -152,19 +153,30 @@ def run_compare(registry: Registry, settings: CompareSettings, out: Path, *,
                 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train, evaluate and report. Returns the results.json object and the figure data
     (``FigureData`` per model on toy data, ``report_images.ImageFigureData`` on images)."""
-    from genzoo import report_images
-
     say = say or (lambda _msg: None)
     dataset = registry.dataset(settings.dataset, **settings.data_options)  # unknown names fail
     is_image = dataset.spec.kind == "image"
     if settings.seeds is None:
         settings = dataclasses.replace(settings, seeds=IMAGE_SEEDS if is_image else TOY_SEEDS)
-    wanted = settings.metrics
     _validate(registry, settings, out, dataset)
+    lock = DirLock(out, "a compare").acquire()  # one compare per --out
+    try:
+        return _run_compare(registry, settings, out, dataset, progress, say)
+    finally:
+        lock.release()
+
+
+def _run_compare(registry: Registry, settings: CompareSettings, out: Path, dataset: Dataset,
+                 progress: bool, say: Progress) -> tuple[dict[str, Any], dict[str, Any]]:
+    from genzoo import report_images
+
+    is_image = dataset.spec.kind == "image"
+    wanted = settings.metrics
     device = resolve_device(settings.device)
     if wanted is None and is_image:
         wanted = [m for m in IMAGE_METRICS if m in registry.evaluators]
-    inception = {"fid", "kid"} & set(wanted if wanted is not None else registry.evaluators.names())
+    inception = {"fid", "kid"} & set(wanted if wanted is not None
+                                     else registry.evaluators.names())
     if is_image and device.type == "cpu" and inception and \
             "fid_samples" not in settings.eval_options:
         settings = dataclasses.replace(
@@ -181,7 +193,8 @@ def run_compare(registry: Registry, settings: CompareSettings, out: Path, *,
             steps=settings.steps or getattr(cfg, "steps", TrainSettings.steps),
             batch_size=settings.batch_size or getattr(cfg, "batch_size",
                                                       TrainSettings.batch_size),
-            checkpoint_every=0)  # the final checkpoint only: a compare is not resumed
+            checkpoint_every=0, checkpoint_minutes=0)  # the final one only: a compare is
+        # not resumed
         say(f"{name}: training {settings.seeds} seed(s) for {train.steps} steps")
         session = api.start(registry, name, settings.dataset, out=out / "runs" / name,
                             preset=settings.preset, overrides=overrides,
@@ -371,7 +384,7 @@ def _validate(registry: Registry, settings: CompareSettings, out: Path,
             raise GenzooError(f"--metric {name} needs a model that can "
                               f"{can_phrase(ev.requires)}; none of "
                               f"{', '.join(settings.models)} can")
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(p.name != LOCK_NAME for p in out.iterdir()):
         raise GenzooError(f"{out} already exists and is not empty; choose another --out or "
                           f"remove it")
 

@@ -29,6 +29,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from genzoo.errors import GenzooError
+from genzoo.locks import DirLock
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -97,19 +98,33 @@ class Checkpoint:
 
 
 class Run:
-    """A run directory. ``Run.create`` starts one; ``Run.open`` checks an existing one."""
+    """A run directory. ``Run.create`` starts one; ``Run.open`` checks an existing one.
+
+    ``lock`` is the directory's one-writer lock: ``create`` takes it (and keeps it for the
+    training that follows), the Trainer takes it for ``fit`` and drops it at the end.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self.lock = DirLock(self.path, "training a run")
+        self.restarted = False  # create() replaced an attempt that never checkpointed
 
     @classmethod
     def create(cls, path: Path, config: dict[str, Any]) -> Run:
         path = Path(path)
-        if (path / CONFIG).exists():
-            raise GenzooError(f"{path} already holds a run; pass --resume {path} to continue "
-                              f"it, or choose another --out")
-        path.mkdir(parents=True, exist_ok=True)
+        if path.exists() and not path.is_dir():
+            raise GenzooError(f"--out {path} is a file; choose a directory")
         run = cls(path)
+        run.lock.acquire()  # a live run in this directory refuses us here
+        if (path / CONFIG).exists():
+            if run.checkpoint_steps():
+                run.lock.release()
+                raise GenzooError(f"{path} already holds a run; pass --resume {path} to "
+                                  f"continue it, or choose another --out")
+            # an earlier attempt stopped before its first checkpoint (and is not running:
+            # we hold the lock): nothing of it can be resumed, so it is started again
+            (path / METRICS).unlink(missing_ok=True)
+            run.restarted = True
         atomic_write_json(path / CONFIG, config)
         return run
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -27,6 +30,9 @@ class TrainSettings:
     # steps between checkpoints; image runs also write one at the end of every epoch; a final
     # one is always written (0: the final one only)
     checkpoint_every: int = 1000
+    # and one whenever this many minutes have passed since the last (0: off), so that a long
+    # image epoch is never lost whole; single-process runs only (ranks would disagree on when)
+    checkpoint_minutes: float = 5.0
     keep_checkpoints: int = 2  # older checkpoints are deleted once a newer one is complete
     # fp32, or bf16: train steps under bfloat16 autocast (convolutions and matrix products in
     # bfloat16; weights, optimizer state and losses in fp32). Image data only; Table 4's step
@@ -43,6 +49,9 @@ class TrainSettings:
                               f"{self.precision!r}")
         if self.checkpoint_every < 0:
             raise GenzooError("--checkpoint-every must be 0 (final only) or positive")
+        if not self.checkpoint_minutes >= 0:
+            raise GenzooError(f"--checkpoint-minutes must be 0 (off) or positive, got "
+                              f"{self.checkpoint_minutes}")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -160,10 +169,13 @@ class Trainer:
             meta.update(extras[1])
         self.run.save_checkpoint(self.step, tensors, meta, keep=self.settings.keep_checkpoints)
 
-    def resume(self) -> None:
-        """Continue from the run's latest checkpoint."""
+    def resume(self, fresh_ok: bool = False) -> None:
+        """Continue from the run's latest checkpoint. ``fresh_ok``: from step 0 (the weights
+        its config and seeds give, as a fresh start would) when it stopped before its first
+        one; else that is an error (sampling an untrained run is never what was meant)."""
         assert self.source is not None
-        self.load_state(self.source.load_checkpoint())
+        if self.source.checkpoint_steps() or not fresh_ok:
+            self.load_state(self.source.load_checkpoint())
         if self.run is not None:
             self.run.truncate_metrics(self.step)
 
@@ -198,8 +210,18 @@ class Trainer:
         # image data with a known size: a checkpoint at the end of every epoch as well
         epoch = (steps_per_epoch(self.dataset, s.batch_size * world)
                  if self.dataset.spec.kind == "image" and s.checkpoint_every else None)
+        lock = self.run.lock.acquire() if self.run is not None else None
+        last_save = time.perf_counter()
+        saved_step = self.step
+        stop = _StopSignals() if self.dp is None else None  # ranks would stop at other steps
         try:
             while self.step < s.steps:
+                if stop is not None and stop.signum is not None:
+                    if self.run is not None and self.step > saved_step:
+                        self.seconds = base_seconds + time.perf_counter() - started
+                        self.save()
+                    raise TrainingInterrupted(stop.signum, self.step,
+                                              self.run.path if self.run else None)
                 if self.dp is not None:
                     self.dp.sync_buffers(model)  # rank 0's buffers, as DDP syncs them
                 batch = self.draw()
@@ -218,11 +240,22 @@ class Trainer:
                         bar.update(self.step, record)
                 if shots is not None:
                     shots.after_step(self.step, done)
-                if done or (s.checkpoint_every and self.step % s.checkpoint_every == 0) or \
+                overdue = (self.dp is None and s.checkpoint_minutes > 0 and
+                           time.perf_counter() - last_save >= 60 * s.checkpoint_minutes)
+                if done or overdue or (s.checkpoint_every and
+                                       self.step % s.checkpoint_every == 0) or \
                         (epoch and self.step % epoch == 0):
                     self.seconds = base_seconds + time.perf_counter() - started
                     self.save()
+                    last_save, saved_step = time.perf_counter(), self.step
+            if stop is not None and stop.signum is not None:  # arrived in the last step
+                raise TrainingInterrupted(stop.signum, self.step,
+                                          self.run.path if self.run else None)
         finally:
+            if stop is not None:
+                stop.restore()
+            if lock is not None:
+                lock.release()
             if bar is not None:
                 bar.close()
             if detach is not None:
@@ -241,6 +274,42 @@ class Trainer:
         if per_seed:
             record["per_seed"] = per_seed
         return record
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped ``fit`` between two steps, after a checkpoint of the last
+    one was written (when the run had advanced past its last checkpoint)."""
+
+    def __init__(self, signum: int, step: int, run: Path | None):
+        super().__init__(f"interrupted at step {step}")
+        self.signum, self.step, self.run = signum, step, run
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # 130 for SIGINT, 143 for SIGTERM, as shells report them
+
+
+class _StopSignals:
+    """While training: SIGINT and SIGTERM ask the loop to stop after the current step (a
+    second SIGINT stops at once). A no-op outside the main thread."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
 
 
 class _ProgressBar:

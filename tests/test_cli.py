@@ -17,6 +17,7 @@ from safetensors.torch import load_file
 import genzoo
 from genzoo import plugins
 from genzoo.cli import main
+from genzoo.locks import LOCK_NAME
 from genzoo.trainer import TrainSettings
 
 STEPS, LOG_EVERY, CHECKPOINT_EVERY = 6, 2, 4
@@ -97,7 +98,9 @@ def test_checkpoints_are_safetensors_with_sidecars_and_nothing_is_pickled(vae_ru
             assert any(k.startswith("model/") for k in load_file(path))
     for path in vae_run.rglob("*"):
         if path.is_file():
-            assert path.suffix in (".json", ".jsonl", ".safetensors"), path
+            # and the one-writer lock, a line of text naming its last holder
+            assert path.suffix in (".json", ".jsonl", ".safetensors") or \
+                path.name == LOCK_NAME, path
             head = path.read_bytes()[:2]
             assert head[:1] != b"\x80" and head != b"PK", f"{path} looks pickled / torch.save"
 

@@ -25,6 +25,13 @@ def make_run(tmp_path, name="run") -> Run:
 def test_create_refuses_an_existing_run_and_open_refuses_what_is_not_one(tmp_path):
     run = make_run(tmp_path)
     assert Run.open(run.path).config["model"] == "m"
+    with pytest.raises(GenzooError, match="is in use by genzoo process"):
+        make_run(tmp_path)  # `run` holds the directory's lock
+    run.lock.release()
+    again = make_run(tmp_path)  # no checkpoint yet: the dead attempt is started again
+    assert again.restarted
+    again.save_checkpoint(1, tensors(1.0), {"seconds": 0.0, "optimizers": {}})
+    again.lock.release()
     with pytest.raises(GenzooError, match="already holds a run; pass --resume"):
         make_run(tmp_path)
     (tmp_path / "empty").mkdir()

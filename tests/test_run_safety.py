@@ -1,0 +1,121 @@
+"""Runs never dead-end and have one writer: a run stopped before its first checkpoint restarts
+or resumes from step 0, SIGINT/SIGTERM write a checkpoint before exiting, checkpoints also
+come on a wall-clock interval, and a second writer of a run or compare directory is refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from host_helpers import run_cli
+from safetensors.torch import load_file
+
+from genzoo.locks import LOCK_NAME, DirLock
+from genzoo.runs import Run
+
+GAN = ["gan", "--toy", "grid25", "--set", "decoder_hidden=16", "--set", "disc_units=16",
+       "--no-progress"]
+
+
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    steps = Run(run).checkpoint_steps()
+    path = run / "checkpoints" / f"step-{steps[-1]:08d}.safetensors"
+    return {k: v for k, v in load_file(path).items() if k.startswith("model/")}
+
+
+def test_a_run_that_failed_before_its_first_checkpoint_restarts_or_resumes(tmp_path, capsys):
+    run = tmp_path / "r"
+    assert run_cli(["train", *GAN, "--precision", "bf16", "--out", str(run)]) == 2
+    assert (run / "config.json").exists() and not Run(run).checkpoint_steps()
+    capsys.readouterr()
+    # train --out again: started again, no manual rm
+    assert run_cli(["train", *GAN, "--steps", "20", "--out", str(run)]) == 0
+    assert "starting it again" in capsys.readouterr().err
+    assert Run(run).checkpoint_steps() == [20]
+    # --resume on a run without a checkpoint: from step 0, the same as a fresh start
+    fresh, resumed = tmp_path / "fresh", tmp_path / "resumed"
+    assert run_cli(["train", *GAN, "--steps", "20", "--out", str(fresh)]) == 0
+    assert run_cli(["train", *GAN, "--steps", "20", "--precision", "bf16",
+                    "--out", str(resumed)]) == 2
+    config = json.loads((resumed / "config.json").read_text())
+    config["train"]["precision"] = "fp32"  # what made the first attempt fail
+    (resumed / "config.json").write_text(json.dumps(config))
+    assert run_cli(["train", "--resume", str(resumed)]) == 0
+    a, b = _weights(fresh), _weights(resumed)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    steps = [json.loads(line)["step"] for line in (resumed / "metrics.jsonl").open()]
+    assert steps == sorted(set(steps))
+
+
+def test_a_run_with_a_checkpoint_is_never_overwritten(tmp_path, capsys):
+    run = tmp_path / "r"
+    assert run_cli(["train", *GAN, "--steps", "10", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert run_cli(["train", *GAN, "--steps", "10", "--out", str(run)]) == 2
+    assert "already holds a run; pass --resume" in capsys.readouterr().err
+
+
+def test_a_second_writer_is_refused_naming_the_holder(tmp_path, capsys):
+    run = tmp_path / "r"
+    with DirLock(run, "a test's training"):
+        assert run_cli(["train", *GAN, "--steps", "10", "--out", str(run)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1
+        assert f"is in use by genzoo process {os.getpid()} (a test's training)" in err
+        assert not (run / "config.json").exists()  # nothing written by the refused one
+    assert run_cli(["train", *GAN, "--steps", "10", "--out", str(run)]) == 0
+    # a compare directory too
+    out = tmp_path / "cmp"
+    with DirLock(out, "another compare"):
+        assert run_cli(["compare", "gan", "--toy", "grid25", "--seeds", "1", "--steps", "5",
+                        "--metric", "mode-coverage", "--out", str(out), "--no-progress"]) == 2
+        assert "is in use by genzoo process" in capsys.readouterr().err
+        assert [p.name for p in out.iterdir()] == [LOCK_NAME]
+
+
+def test_a_stale_lock_of_a_dead_process_never_blocks(tmp_path):
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / LOCK_NAME).write_text("genzoo process 999999 (training a run)")  # no flock held
+    assert run_cli(["train", *GAN, "--steps", "10", "--out", str(run)]) == 0
+
+
+def test_checkpoints_come_on_a_wall_clock_interval(tmp_path):
+    run = tmp_path / "r"
+    assert run_cli(["train", *GAN, "--steps", "60", "--checkpoint-every", "0",
+                    "--checkpoint-minutes", "0.0001", "--out", str(run)]) == 0
+    steps = Run(run).checkpoint_steps()
+    assert len(steps) == 2 and steps[-1] == 60 and steps[0] < 60  # keep 2: an earlier one
+    assert run_cli(["train", *GAN, "--steps", "5", "--checkpoint-minutes", "-1",
+                    "--out", str(tmp_path / "bad")]) == 2
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_writes_a_checkpoint_at_the_current_step_and_exits(tmp_path, sig, code):
+    run = tmp_path / "r"
+    script = Path(sys.executable).with_name("genzoo")
+    cmd = [str(script), "train", *GAN, "--steps", "1000000", "--checkpoint-every", "0",
+           "--checkpoint-minutes", "0", "--log-every", "10", "--out", str(run)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run / "metrics.jsonl").exists():
+        time.sleep(0.2)
+    time.sleep(0.5)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err
+    lines = err.strip().splitlines()
+    assert len(lines) <= 2 and "interrupted at step" in err and "--resume" in err
+    steps = Run(run).checkpoint_steps()
+    assert len(steps) == 1 and 0 < steps[0] < 1_000_000
+    assert f"interrupted at step {steps[0]}" in " ".join(lines)
+    # and it resumes from there
+    assert run_cli(["train", "--resume", str(run), "--steps", str(steps[0] + 10)]) == 0
+    assert Run(run).checkpoint_steps()[-1] == steps[0] + 10
