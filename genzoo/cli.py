@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -38,8 +39,8 @@ def user_errors():
     try:
         yield
     except GenzooError as exc:
-        if debug_enabled():
-            raise
+        if debug_enabled():  # the traceback, and still bad input's exit code
+            traceback.print_exc()
         err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt as exc:

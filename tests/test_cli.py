@@ -277,7 +277,7 @@ def test_a_real_process_prints_one_line_and_with_debug_the_traceback(tmp_path):
         plain.stderr.strip()] and "did you mean gan" in plain.stderr
     assert "Traceback" not in plain.stderr
     debug = genzoo_subprocess("--debug", "train", "gann", "--toy", "grid25", cwd=tmp_path)
-    assert debug.returncode != 0
+    assert debug.returncode == 2  # --debug shows the traceback, not another exit code
     assert "Traceback (most recent call last)" in debug.stderr
     assert "GenzooError: unknown model 'gann'" in debug.stderr
     assert not (tmp_path / "runs").exists()
