@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from typing import Any, TypeVar
@@ -89,7 +90,25 @@ def build(config_cls: type[C], *layers: dict[str, Any]) -> C:
     if unknown:
         raise GenzooError(f"unknown setting(s) {', '.join(sorted(unknown))} for "
                           f"{config_cls.__name__}")
+    for key, value in merged.items():
+        check_value(key, value)
     return config_cls(**merged)
+
+
+# settings that are rates, sizes or counts of something: zero or below never trains
+_POSITIVE = ("lr", "lr_d", "z_dim", "batch_size", "steps", "image_width", "decoder_hidden",
+             "encoder_hidden", "disc_units", "disc_branch_units")
+
+
+def check_value(key: str, value: Any) -> None:
+    """Refuse what no setting can mean: NaN or infinite numbers, and a learning rate, width or
+    count that is not positive (``--set lr=-1``, ``z_dim=0``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    if not math.isfinite(value):
+        raise GenzooError(f"setting {key}={value} is not a finite number")
+    if key in _POSITIVE and value <= 0:
+        raise GenzooError(f"setting {key}={value} must be positive")
 
 
 def to_dict(config: Any) -> dict[str, Any]:

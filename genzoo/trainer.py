@@ -226,7 +226,13 @@ class Trainer:
                     self.dp.sync_buffers(model)  # rank 0's buffers, as DDP syncs them
                 batch = self.draw()
                 with autocast:
-                    metrics = model.train_step(batch, self.step, s.steps)
+                    try:
+                        metrics = model.train_step(batch, self.step, s.steps)
+                    except ValueError as exc:
+                        if "more than 1 value per channel" in str(exc):  # BatchNorm
+                            raise GenzooError(f"--batch-size {s.batch_size} is too small for "
+                                              f"{model.name}'s BatchNorm; use 2 or more") from exc
+                        raise
                 self.step += 1
                 done = self.step == s.steps
                 if self.step % s.log_every == 0 or done:

@@ -119,3 +119,15 @@ def test_a_signal_writes_a_checkpoint_at_the_current_step_and_exits(tmp_path, si
     # and it resumes from there
     assert run_cli(["train", "--resume", str(run), "--steps", str(steps[0] + 10)]) == 0
     assert Run(run).checkpoint_steps()[-1] == steps[0] + 10
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--batch-size", "1", "--steps", "3"], "--batch-size 1 is too small for gan's BatchNorm"),
+    (["--set", "lr=-1"], "setting lr=-1.0 must be positive"),
+    (["--set", "lr=nan"], "setting lr=nan is not a finite number"),
+    (["--set", "z_dim=0"], "setting z_dim=0 must be positive"),
+])
+def test_bad_settings_are_one_line_errors_with_exit_2(tmp_path, capsys, args, message):
+    assert run_cli(["train", *GAN, *args, "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
