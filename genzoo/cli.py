@@ -105,6 +105,37 @@ def _data_options(data_dir: Path | None, download: bool = False,
     return opts
 
 
+def _check_resume_options(run_dir: Path, *, model: str | None, data: str | None,
+                          sets: list[str], batch_size: int | None, seeds: int, seed: int,
+                          preset: str, precision: str) -> None:
+    """``--resume`` continues the run as it was started: an option that says otherwise is
+    refused in one line rather than dropped (more ``--steps`` and ``--data-dir`` may change).
+    Options left at their defaults are taken as not given."""
+    from genzoo.runs import Run
+
+    config = Run.open(run_dir).config
+    train = config.get("train", {})
+    recorded = {"model": config.get("model"), "data": config.get("dataset"),
+                "batch_size": train.get("batch_size"), "precision": train.get("precision"),
+                "preset": config.get("preset")}
+    given = {"model": model, "data": data, "batch_size": batch_size,
+             "precision": None if precision == "fp32" else precision,
+             "preset": None if preset == "default" else preset}
+    names = {"model": "the model", "data": "--toy/--dataset", "batch_size": "--batch-size",
+             "precision": "--precision", "preset": "--preset"}
+    if (seeds, seed) != (1, 0) and list(range(seed, seed + seeds)) != config.get("seeds"):
+        raise GenzooError(f"{run_dir} was trained with seeds {config.get('seeds')}; "
+                          f"--seeds/--seed cannot change on --resume (drop them)")
+    for key, value in given.items():
+        if value is not None and value != recorded[key]:
+            raise GenzooError(f"{run_dir} was started with {names[key]} {recorded[key]}, "
+                              f"not {value}; drop {names[key]} to continue it as it was, "
+                              f"or train a new run with --out")
+    if sets:
+        raise GenzooError(f"--set is fixed when a run starts ({run_dir}/config.json holds "
+                          f"its settings); drop it to continue, or train a new run with --out")
+
+
 def _one_process(command: str) -> None:
     """Only `genzoo train` runs data-parallel; under torchrun every other command would run
     N times over, each copy writing the same files."""
@@ -160,6 +191,9 @@ def train(
             if condition is not None or labels is not None:
                 raise GenzooError("--condition and --labels are fixed when a run starts; "
                                   "drop them with --resume")
+            _check_resume_options(resume, model=model, data=toy or dataset, sets=set_ or [],
+                                  batch_size=batch_size, seeds=seeds, seed=seed,
+                                  preset=preset, precision=precision)
             session = api.open_run(reg, resume, device=device, progress=progress, steps=steps,
                                    fresh_ok=True)
             if steps is not None and session.trainer.run is not None:  # rank 0 writes

@@ -131,3 +131,26 @@ def test_bad_settings_are_one_line_errors_with_exit_2(tmp_path, capsys, args, me
     assert run_cli(["train", *GAN, *args, "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["ali"], "was started with the model gan, not ali"),
+    (["--toy", "ring8"], "was started with --toy/--dataset grid25, not ring8"),
+    (["--batch-size", "7"], "--batch-size"),
+    (["--set", "lr=0.1"], "--set is fixed when a run starts"),
+    (["--seeds", "3"], "--seeds/--seed cannot change on --resume"),
+    (["--preset", "paper"], "--preset"),
+])
+def test_resume_refuses_options_that_contradict_the_run(tmp_path, capsys, args, message):
+    run = tmp_path / "r"
+    assert run_cli(["train", *GAN, "--steps", "10", "--out", str(run)]) == 0
+    capsys.readouterr()
+    model_args = args if args[0] == "ali" else []
+    rest = args[1:] if model_args else args
+    assert run_cli(["train", *model_args, "--resume", str(run), "--steps", "20", *rest]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert Run(run).checkpoint_steps() == [10]
+    # what may change: more steps, and the same values spelled out
+    assert run_cli(["train", "gan", "--resume", str(run), "--steps", "20", "--toy",
+                    "grid25"]) == 0
