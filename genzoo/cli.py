@@ -196,8 +196,16 @@ def train(
                                   preset=preset, precision=precision)
             session = api.open_run(reg, resume, device=device, progress=progress, steps=steps,
                                    fresh_ok=True)
-            if steps is not None and session.trainer.run is not None:  # rank 0 writes
+            horizon = session.config["train"].get("steps")
+            if steps is not None and steps != horizon and session.trainer.run is not None:
                 session.run.update_config(train={**session.config["train"], "steps": steps})
+                if 0 < session.trainer.step < steps:
+                    err_console.print(
+                        f"{resume}: its schedules (learning-rate decay, annealed noise) now "
+                        f"run to step {steps}, not {horizon}: from step "
+                        f"{session.trainer.step} on it trains as a {steps}-step run would, "
+                        f"so it will not equal a run of {steps} steps from the start",
+                        highlight=False, soft_wrap=True)
             if session.trainer.step >= session.trainer.settings.steps:
                 if session.trainer.run is not None:  # rank 0 only under torchrun
                     console.print(f"{resume} is already trained to step "

@@ -154,3 +154,16 @@ def test_resume_refuses_options_that_contradict_the_run(tmp_path, capsys, args, 
     # what may change: more steps, and the same values spelled out
     assert run_cli(["train", "gan", "--resume", str(run), "--steps", "20", "--toy",
                     "grid25"]) == 0
+
+
+def test_extending_a_run_says_what_happens_to_its_schedules(tmp_path, capsys):
+    run = tmp_path / "r"
+    assert run_cli(["train", *GAN, "--steps", "10", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert run_cli(["train", "--resume", str(run), "--steps", "20"]) == 0
+    err = capsys.readouterr().err
+    assert "now run to step 20, not 10" in err and "will not equal a run of 20 steps" in err
+    assert json.loads((run / "config.json").read_text())["train"]["steps"] == 20
+    # resuming to the recorded length says nothing
+    assert run_cli(["train", "--resume", str(run), "--steps", "20"]) == 0
+    assert "schedules" not in capsys.readouterr().err
