@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import tempfile
@@ -80,6 +81,16 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _sha256(path: Path) -> str:
@@ -155,8 +166,9 @@ class Run:
     # --- metrics -----------------------------------------------------------------------------
 
     def log_metrics(self, record: dict[str, Any]) -> None:
+        """Append one record; NaN and infinities become null (JSON has neither)."""
         with open(self.path / METRICS, "a") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(json.dumps(_finite(record), allow_nan=False) + "\n")
 
     def metrics(self) -> Iterator[dict[str, Any]]:
         path = self.path / METRICS
@@ -242,7 +254,13 @@ class Run:
             raise GenzooError(f"checkpoint sidecar {meta_path} is corrupt; {hint}") from None
         if not tensor_path.is_file():
             raise GenzooError(f"checkpoint {tensor_path} is missing; {hint}")
-        if meta.get("sha256") and _sha256(tensor_path) != meta["sha256"]:
+        if not isinstance(meta, dict) or not isinstance(meta.get("sha256"), str):
+            raise GenzooError(f"checkpoint sidecar {meta_path} has no sha256 of its tensors, so "
+                              f"they cannot be verified; {hint}")
+        if meta.get("step", step) != step:
+            raise GenzooError(f"checkpoint sidecar {meta_path} says step {meta.get('step')}, "
+                              f"its name step {step}; {hint}")
+        if _sha256(tensor_path) != meta["sha256"]:
             raise GenzooError(f"checkpoint {tensor_path} is corrupt (checksum mismatch); {hint}")
         try:
             tensors = load_file(tensor_path)

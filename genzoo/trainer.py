@@ -235,6 +235,13 @@ class Trainer:
                         raise
                 self.step += 1
                 done = self.step == s.steps
+                overdue = (self.dp is None and s.checkpoint_minutes > 0 and
+                           time.perf_counter() - last_save >= 60 * s.checkpoint_minutes)
+                saving = done or overdue or (s.checkpoint_every and
+                                             self.step % s.checkpoint_every == 0) or \
+                    bool(epoch and self.step % epoch == 0)
+                if saving or self.step % s.log_every == 0:
+                    self._check_finite(metrics, saved_step)
                 if self.step % s.log_every == 0 or done:
                     if self.dp is not None:
                         metrics = self.dp.mean_metrics(metrics)  # over the global batch
@@ -246,11 +253,7 @@ class Trainer:
                         bar.update(self.step, record)
                 if shots is not None:
                     shots.after_step(self.step, done)
-                overdue = (self.dp is None and s.checkpoint_minutes > 0 and
-                           time.perf_counter() - last_save >= 60 * s.checkpoint_minutes)
-                if done or overdue or (s.checkpoint_every and
-                                       self.step % s.checkpoint_every == 0) or \
-                        (epoch and self.step % epoch == 0):
+                if saving:
                     self.seconds = base_seconds + time.perf_counter() - started
                     self.save()
                     last_save, saved_step = time.perf_counter(), self.step
@@ -268,6 +271,18 @@ class Trainer:
                 detach()
         model.eval()
         return model
+
+    def _check_finite(self, metrics: dict[str, torch.Tensor], saved_step: int) -> None:
+        """Stop when every seed's losses have gone non-finite (a lone diverged seed trains on:
+        compare reports it as diverged); the last checkpoint, still finite, is kept."""
+        per_replica = [torch.isfinite(v.detach().float().reshape(self.model.replicas, -1)
+                                      ).all(dim=1)
+                       for v in metrics.values() if v.numel() % self.model.replicas == 0]
+        if per_replica and not bool(torch.stack(per_replica).all(dim=0).any()):
+            kept = (f"its last checkpoint (step {saved_step}) is kept" if saved_step
+                    else "it has no checkpoint")
+            raise GenzooError(f"training diverged: the losses of every seed are not finite at "
+                              f"step {self.step}; {kept}; lower the learning rate (--set lr=...)")
 
     def _record(self, metrics: dict[str, torch.Tensor]) -> dict[str, Any]:
         record: dict[str, Any] = {"step": self.step, "seconds": round(self.seconds, 3)}

@@ -167,3 +167,28 @@ def test_extending_a_run_says_what_happens_to_its_schedules(tmp_path, capsys):
     # resuming to the recorded length says nothing
     assert run_cli(["train", "--resume", str(run), "--steps", "20"]) == 0
     assert "schedules" not in capsys.readouterr().err
+
+
+def test_a_run_whose_every_seed_diverges_stops_and_keeps_its_last_finite_checkpoint(
+        tmp_path, capsys, monkeypatch):
+    from genzoo import plugins
+
+    gan = plugins.registry().model("gan")
+    real_step = gan.train_step
+
+    def diverging(self, batch, step, total):
+        out = real_step(self, batch, step, total)
+        if step >= 25:  # from the 26th step on, every seed's loss is NaN
+            out = {k: torch.full_like(v, float("nan")) for k, v in out.items()}
+        return out
+
+    monkeypatch.setattr(gan, "train_step", diverging)
+    run = tmp_path / "r"
+    assert run_cli(["train", *GAN, "--steps", "100", "--seeds", "2", "--checkpoint-every",
+                    "20", "--log-every", "10", "--out", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "not finite at step 30; its last checkpoint (step 20) is kept" in err
+    assert Run(run).checkpoint_steps() == [20]
+    for line in (run / "metrics.jsonl").open():
+        json.loads(line)  # valid JSON throughout

@@ -110,16 +110,28 @@ def test_a_damaged_checkpoint_is_one_clear_error(tmp_path, damage, words):
     assert "\n" not in str(err.value)
 
 
-def test_unreadable_safetensors_without_checksum_is_reported(tmp_path):
+def test_a_sidecar_without_checksum_or_with_another_step_is_refused(tmp_path):
     run = make_run(tmp_path)
     path = run.save_checkpoint(3, tensors(3), {})
     sidecar = path.with_suffix(".json")
     meta = json.loads(sidecar.read_text())
-    del meta["sha256"]  # a sidecar from a writer that did not record one
-    atomic_write_json(sidecar, meta)
-    path.write_bytes(b"garbage")
-    with pytest.raises(GenzooError, match="is unreadable"):
+    atomic_write_json(sidecar, {**meta, "step": 7})
+    with pytest.raises(GenzooError, match="says step 7, its name step 3"):
         run.load_checkpoint()
+    del meta["sha256"]  # verification is never switched off by a missing digest
+    atomic_write_json(sidecar, meta)
+    with pytest.raises(GenzooError, match="has no sha256 of its tensors"):
+        run.load_checkpoint()
+    atomic_write_json(sidecar, [1, 2])  # a sidecar that is a JSON list
+    with pytest.raises(GenzooError, match="has no sha256"):
+        run.load_checkpoint()
+
+
+def test_non_finite_metrics_are_logged_as_null(tmp_path):
+    run = make_run(tmp_path)
+    run.log_metrics({"step": 1, "loss": float("nan"), "per_seed": {"loss": [1.0, float("inf")]}})
+    line = (run.path / "metrics.jsonl").read_text()
+    assert json.loads(line) == {"step": 1, "loss": None, "per_seed": {"loss": [1.0, None]}}
 
 
 def test_no_checkpoint_yet_and_unknown_step(tmp_path):
