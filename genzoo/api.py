@@ -83,9 +83,11 @@ def start(registry: Registry, model_name: str, dataset_name: str, *, out: Path |
 
 def open_run(registry: Registry, run_dir: Path, *, device: str = "auto",
              progress: bool = False, steps: int | None = None,
-             load_weights: bool = True, fresh_ok: bool = False) -> Session:
+             load_weights: bool = True, fresh_ok: bool = False,
+             data_dir: Path | None = None) -> Session:
     """Rebuild a run's model and data from its config.json and load its latest checkpoint
-    (``fresh_ok``: a run without one starts again from step 0, for ``train --resume``)."""
+    (``fresh_ok``: a run without one starts again from step 0, for ``train --resume``;
+    ``data_dir``: where its dataset files are now, instead of where they were)."""
     run = Run.open(run_dir)
     config = run.config
     try:
@@ -98,7 +100,10 @@ def open_run(registry: Registry, run_dir: Path, *, device: str = "auto",
     if steps is not None:
         train["steps"] = steps
     settings = TrainSettings(**train)
-    dataset = registry.dataset(dataset_name, **config.get("data_options", {}))
+    data_options = dict(config.get("data_options", {}))
+    if data_dir is not None:  # the data moved since the run was made
+        data_options["data_dir"] = str(Path(data_dir).expanduser().resolve())
+    dataset = registry.dataset(dataset_name, **data_options)
     cls = registry.model(model_name)
     model_config = config_lib.from_dict(cls.Config, config.get("model_config", {}))
     model = build_model_from_config(cls, model_config, dataset, seeds)

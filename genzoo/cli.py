@@ -97,7 +97,9 @@ def _dataset_name(toy: str | None, dataset: str | None) -> str:
 
 def _data_options(data_dir: Path | None, download: bool = False,
                   verify: bool = True) -> dict[str, Any]:
-    opts: dict[str, Any] = {"data_dir": data_dir} if data_dir is not None else {}
+    # resolved: the run records it, and is sampled, evaluated and resumed from other folders
+    opts: dict[str, Any] = ({"data_dir": data_dir.expanduser().resolve()}
+                            if data_dir is not None else {})
     if download:
         opts["download"] = True
     if not verify:
@@ -195,7 +197,11 @@ def train(
                                   batch_size=batch_size, seeds=seeds, seed=seed,
                                   preset=preset, precision=precision)
             session = api.open_run(reg, resume, device=device, progress=progress, steps=steps,
-                                   fresh_ok=True)
+                                   fresh_ok=True, data_dir=data_dir)
+            if data_dir is not None and session.trainer.run is not None:  # the data moved
+                session.run.update_config(data_options={
+                    **session.config.get("data_options", {}),
+                    "data_dir": str(data_dir.expanduser().resolve())})
             horizon = session.config["train"].get("steps")
             if steps is not None and steps != horizon and session.trainer.run is not None:
                 session.run.update_config(train={**session.config["train"], "steps": steps})
@@ -266,6 +272,8 @@ def sample(
                                                    "male,young,smiling), the rest off.")] = None,
     label: Annotated[int | None, typer.Option(help="Class-conditional runs: sample this "
                                                    "class.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Where the run's dataset files are "
+                                                  "now, if they moved.")] = None,
     figure7: Annotated[bool, typer.Option("--figure7", help="Attribute-conditional runs: the "
                                           "paper's Figure 7 grid, one z, attribute sets along "
                                           "rows (--rows) and columns (--cols).")] = False,
@@ -286,7 +294,7 @@ def sample(
             raise GenzooError(f"-n must be a positive integer, got {n}")
         if output.suffix.lower() not in (".png", ".npy"):
             raise GenzooError(f"output {output} must end in .png or .npy")
-        session = api.open_run(plugins.registry(), run_dir, device=device)
+        session = api.open_run(plugins.registry(), run_dir, device=device, data_dir=data_dir)
         model = session.model
         if not model.can("sample"):
             raise GenzooError(f"model {model.name} cannot sample")
@@ -369,6 +377,8 @@ def evaluate(
                                                      "finds them).")] = None,
     labels: Annotated[int | None, typer.Option(help="svm-features: labelled examples per "
                                                "draw (default 1000).")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Where the run's dataset files are "
+                                                  "now, if they moved.")] = None,
     draws: Annotated[int | None, typer.Option(help="svm-features: label draws averaged "
                                               "(default 100).")] = None,
     sampler: Annotated[str, typer.Option(help="raw (the generator itself), drs "
@@ -388,7 +398,7 @@ def evaluate(
         for key, value in (("labels", labels), ("draws", draws)):
             if value is not None:
                 options[key] = value
-        session = api.open_run(reg, run_dir, device=device)
+        session = api.open_run(reg, run_dir, device=device, data_dir=data_dir)
         results = api.evaluate(reg, session, metric, seed=seed, options=options,
                                sampler=sampler)
         guided = f", samples by {sampler}" if sampler != "raw" else ""

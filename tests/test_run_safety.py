@@ -192,3 +192,28 @@ def test_a_run_whose_every_seed_diverges_stops_and_keeps_its_last_finite_checkpo
     assert Run(run).checkpoint_steps() == [20]
     for line in (run / "metrics.jsonl").open():
         json.loads(line)  # valid JSON throughout
+
+
+def test_a_relative_data_dir_is_stored_resolved_and_a_moved_one_can_be_given(
+        tmp_path, monkeypatch, capsys):
+    from test_datasets_images import write_svhn
+
+    write_svhn(tmp_path / "data" / "svhn", {"train": 8, "test": 4})
+    monkeypatch.chdir(tmp_path)
+    small = ["--set", "image_net=dcgan", "--set", "image_width=8", "--set", "z_dim=4"]
+    assert run_cli(["train", "gan", "--dataset", "svhn", "--data-dir", "data", "--no-verify",
+                    "--steps", "2", "--batch-size", "4", *small, "--out", "run",
+                    "--no-progress"]) == 0
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())["data_options"]
+    assert recorded["data_dir"] == str(tmp_path / "data")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert run_cli(["sample", str(tmp_path / "run"), "-n", "4", "-o", "s.npy"]) == 0
+    (tmp_path / "data").rename(tmp_path / "moved")
+    capsys.readouterr()
+    assert run_cli(["sample", str(tmp_path / "run"), "-n", "4", "-o", "t.npy"]) == 2
+    err = capsys.readouterr().err
+    assert "--download`" in err or "genzoo train --download" in err
+    assert run_cli(["sample", str(tmp_path / "run"), "-n", "4", "-o", "t.npy",
+                    "--data-dir", str(tmp_path / "moved")]) == 0

@@ -178,7 +178,7 @@ def _missing_message(published: Published, folders: Sequence[Path],
     places = ", ".join(str(f) for f in folders)
     if not os.environ.get(ENV_DATA, "").strip():
         places += f" (${ENV_DATA} is unset)"
-    how = ("pass --download to fetch them" if published.downloads
+    how = ("`genzoo train --download` fetches them" if published.downloads
            else f"download them by hand ({published.manual})" if published.manual
            else "download them by hand")
     where = "" if data_dir is not None else " or pass --data-dir DIR"
