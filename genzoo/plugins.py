@@ -73,15 +73,18 @@ def build_registry(extra_plugins: Iterable[tuple[str, Any]] = (),
 
     candidates: list[tuple[str, Any, str, str]] = []
     if use_entry_points:
-        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        # genzoo's own plugins first: on a name clash the first registered keeps the name
+        eps = sorted(entry_points(group=ENTRY_POINT_GROUP),
+                     key=lambda e: (_distribution(e)[0] != "genzoo", e.name))
+        for ep in eps:
             if ep.name in blocked or ep.name in registry.plugins:
                 continue
             dist, version = _distribution(ep)
             info = registry.plugins[ep.name] = PluginInfo(ep.name, dist, version)
             try:
                 candidates.append((ep.name, ep.load(), dist, version))
-            except Exception as exc:  # a broken plugin must not take the others down
-                _fail(info, exc, "failed to import")
+            except (Exception, SystemExit) as exc:  # a broken plugin must not take the
+                _fail(info, exc, "failed to import")  # others down, nor end the command
     for name, plugin in extra_plugins:
         if name in blocked:
             continue
@@ -115,17 +118,29 @@ def build_registry(extra_plugins: Iterable[tuple[str, Any]] = (),
             before = set(sub.entries)
             try:
                 impl.function(sub)
-            except PluginError:
-                raise  # duplicates and invalid registrations are always errors
-            except Exception as exc:
-                _fail(info, exc, f"raised in {hook_name}")
-                for added in set(sub.entries) - before:  # drop its half-done registrations
+            except (Exception, SystemExit) as exc:  # a clash, an invalid declaration, a bug
+                what = ("clashes with an earlier plugin" if "registered twice" in str(exc)
+                        else "registered something invalid" if isinstance(exc, PluginError)
+                        else f"raised in {hook_name}")
+                for added in set(sub.entries) - before:  # its half-done registrations
                     del sub.entries[added]
+                _drop(registry, info)  # and what its earlier hooks registered: skipped whole
+                _fail(info, exc, what)
                 continue
             finally:
                 sub.owner = "<direct>"
             info.registered[attr].extend(sorted(set(sub.entries) - before))
     return registry
+
+
+def _drop(registry: Registry, info: PluginInfo) -> None:
+    """Remove everything ``info``'s plugin registered so far."""
+    for attr, names in info.registered.items():
+        sub = getattr(registry, attr)
+        for name in names:
+            if name in sub.entries and sub.entries[name].owner == info.name:
+                del sub.entries[name]
+        names.clear()
 
 
 def _fail(info: PluginInfo, exc: BaseException, what: str, fatal: bool = False) -> None:

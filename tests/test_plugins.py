@@ -197,13 +197,20 @@ def test_a_hookimpl_with_wrong_arguments_is_an_error_naming_the_plugin(clean_env
         build_registry(extra_plugins=[("wrongargs", module)], use_entry_points=False)
 
 
-def test_two_plugins_registering_one_model_name_is_an_error_naming_both(fake_entry_points):
+def test_a_name_clash_keeps_the_first_owner_and_skips_the_newcomer_naming_both(
+        fake_entry_points, clean_env, capsys):
     fake_entry_points(first=registers_model("same", "plugin_first"),
                       second=registers_model("same", "plugin_second"))
-    with pytest.raises(PluginError) as err:
-        build_registry()
-    message = str(err.value)
+    reg = build_registry()
+    assert reg.models.get("same").owner == "first"
+    assert reg.plugins["second"].error and not reg.plugins["second"].registered["models"]
+    message = capsys.readouterr().err
     assert "model 'same'" in message and "'first'" in message and "'second'" in message
+    assert "clashes with an earlier plugin" in message and "skipped" in message
+    clean_env.setenv("GENZOO_STRICT_PLUGINS", "1")  # strict: fatal
+    with pytest.raises(PluginError, match="registered twice: by plugin 'first' and by "
+                                          "plugin 'second'"):
+        build_registry()
 
 
 def test_one_module_under_two_entry_point_names_is_an_error_naming_both(fake_entry_points):
@@ -229,6 +236,9 @@ def test_duplicate_datasets_and_evaluators_are_errors_too(clean_env, kind):
         module = plugin_module("dup", genzoo_register_evaluators=genzoo_register_evaluators)
     first = ("core-datasets", genzoo.data.plugin) if kind == "dataset" else (
         "first", plugin_module("first", genzoo_register_evaluators=genzoo_register_evaluators))
+    reg = build_registry(extra_plugins=[first, ("dup", module)], use_entry_points=False)
+    assert reg.plugins["dup"].error and "registered twice" in reg.plugins["dup"].error
+    clean_env.setenv("GENZOO_STRICT_PLUGINS", "1")
     with pytest.raises(PluginError, match=f"{kind} .* registered twice: by plugin "
                                           f"'{first[0]}' and by plugin 'dup'"):
         build_registry(extra_plugins=[first, ("dup", module)], use_entry_points=False)
@@ -240,8 +250,28 @@ def test_registering_something_that_is_not_a_model_is_an_error(clean_env):
         models.add(object)
 
     module = plugin_module("wrong", genzoo_register_models=genzoo_register_models)
+    reg = build_registry(extra_plugins=[("wrong", module)], use_entry_points=False)
+    assert "must subclass genzoo.Model" in reg.plugins["wrong"].error  # skipped, named
+    clean_env.setenv("GENZOO_STRICT_PLUGINS", "1")
     with pytest.raises(PluginError, match="'wrong' registered .* must subclass genzoo.Model"):
         build_registry(extra_plugins=[("wrong", module)], use_entry_points=False)
+
+
+def test_a_plugin_that_exits_at_import_or_fails_late_is_skipped_whole(clean_env, capsys):
+    @hookimpl
+    def genzoo_register_models(models):
+        models.add(tiny_model("kept-then-dropped"))
+
+    @hookimpl
+    def genzoo_register_datasets(datasets):
+        raise RuntimeError("disk on fire")
+
+    module = plugin_module("half", genzoo_register_models=genzoo_register_models,
+                           genzoo_register_datasets=genzoo_register_datasets)
+    reg = build_registry(extra_plugins=[("half", module)], use_entry_points=False)
+    assert "kept-then-dropped" not in reg.models  # its earlier hook's model is gone too
+    assert "disk on fire" in reg.plugins["half"].error
+    assert "skipped" in capsys.readouterr().err
 
 
 def test_unknown_names_suggest_the_closest(clean_env):
@@ -266,3 +296,14 @@ def test_the_registry_is_built_once_and_reset_forgets_it(clean_env):
     assert plugins_lib.registry() is first
     plugins_lib.reset()
     assert plugins_lib.registry() is not first
+
+
+def test_a_plugin_calling_sys_exit_at_import_is_skipped_not_fatal(fake_entry_points, clean_env,
+                                                                   tmp_path, capsys):
+    (tmp_path / "genzoo_exits_at_import.py").write_text("import sys\nsys.exit(3)\n")
+    clean_env.syspath_prepend(str(tmp_path))
+    fake_entry_points(good=registers_model("good"), quitter="genzoo_exits_at_import")
+    reg = build_registry()
+    assert reg.models.names() == ["good"]
+    assert reg.plugins["quitter"].error.startswith("SystemExit")
+    assert "plugin 'quitter'" in capsys.readouterr().err
