@@ -222,6 +222,9 @@ def train(
                 raise GenzooError("name a model to train, e.g. `genzoo train gan --toy grid25`")
             name = _dataset_name(toy, dataset)
             cls = reg.model(model)
+            if toy is not None and reg.dataset(toy).spec.kind != "toy":
+                raise GenzooError(f"--toy takes a toy dataset (grid25, ring8); {toy} is "
+                                  f"{reg.dataset(toy).spec.kind} data: pass --dataset {toy}")
             if steps is not None and steps <= 0:
                 raise GenzooError(f"--steps must be a positive integer, got {steps}")
             sugar = [f"{k}={v}" for k, v in (("condition", condition), ("labels", labels))

@@ -48,7 +48,9 @@ class _NamedRegistry(Generic[T]):
         try:
             return self.entries[name]
         except KeyError:
-            close = difflib.get_close_matches(name, self.entries, n=3, cutoff=0.5)
+            same_but_case = [n for n in self.entries if n.lower() == str(name).lower()]
+            close = same_but_case or difflib.get_close_matches(str(name).lower(), self.entries,
+                                                               n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             known = ", ".join(sorted(self.entries)) or "none"
             raise GenzooError(f"unknown {self.kind} {name!r}{hint} (known: {known}; "

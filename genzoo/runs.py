@@ -30,7 +30,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from genzoo.errors import GenzooError
-from genzoo.locks import DirLock
+from genzoo.locks import LOCK_NAME, DirLock
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -125,6 +125,10 @@ class Run:
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise GenzooError(f"--out {path} is a file; choose a directory")
+        if path.is_dir() and not (path / CONFIG).exists() and \
+                any(p.name != LOCK_NAME for p in path.iterdir()):  # checked before the lock
+            raise GenzooError(f"--out {path} is a folder with other files in it, not a run; "
+                              f"choose a new or empty directory")  # file is written into it
         run = cls(path)
         run.lock.acquire()  # a live run in this directory refuses us here
         if (path / CONFIG).exists():

@@ -217,3 +217,21 @@ def test_a_relative_data_dir_is_stored_resolved_and_a_moved_one_can_be_given(
     assert "--download`" in err or "genzoo train --download" in err
     assert run_cli(["sample", str(tmp_path / "run"), "-n", "4", "-o", "t.npy",
                     "--data-dir", str(tmp_path / "moved")]) == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["ALI", "--toy", "grid25"], "unknown model 'ALI'; did you mean ali?"),
+    (["gan", "--toy", "mnist5k"], "--toy takes a toy dataset (grid25, ring8); mnist5k is image"),
+])
+def test_small_refusals(tmp_path, capsys, args, message):
+    assert run_cli(["train", *args, "--steps", "2", "--out", str(tmp_path / "r")]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_train_never_writes_into_a_folder_that_is_not_a_run(tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me")
+    assert run_cli(["train", *GAN, "--steps", "2", "--out", str(folder)]) == 2
+    assert "not a run; choose a new or empty directory" in capsys.readouterr().err
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]  # nothing added
