@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -16,10 +17,27 @@ from rich.console import Console
 from rich.table import Table
 from typer.exceptions import TyperException
 
-from genzoo import api, distributed, plugins
 from genzoo import config as config_lib
 from genzoo.errors import GenzooError
-from genzoo.trainer import TrainSettings
+
+
+class _Lazy:
+    """A module imported on first use: `genzoo --help`, a mistyped option and shell
+    completion answer without importing torch (nearly all of the start-up time)."""
+
+    def __init__(self, name: str):
+        self._name, self._module = name, None
+
+    def __getattr__(self, attr: str) -> Any:
+        if self._module is None:
+            self._module = importlib.import_module(self._name)
+        return getattr(self._module, attr)
+
+
+api: Any = _Lazy("genzoo.api")
+distributed: Any = _Lazy("genzoo.distributed")
+plugins: Any = _Lazy("genzoo.plugins")
+trainer_lib: Any = _Lazy("genzoo.trainer")
 
 app = typer.Typer(name="genzoo", add_completion=False, no_args_is_help=True,
                   pretty_exceptions_enable=False,
@@ -234,6 +252,7 @@ def train(
                 f"{time.strftime('%Y%m%d-%H%M%S')}"
             ds = reg.dataset(name, **_data_options(data_dir, download, verify))
             cfg = cls.make_config(ds.spec, preset, overrides)
+            TrainSettings = trainer_lib.TrainSettings  # noqa: N806 - the class, lazily
             settings = TrainSettings(
                 # `is None`, not `or`: an explicit 0 must reach validate() and be refused
                 steps=steps if steps is not None else getattr(cfg, "steps", TrainSettings.steps),

@@ -281,3 +281,16 @@ def test_a_real_process_prints_one_line_and_with_debug_the_traceback(tmp_path):
     assert "Traceback (most recent call last)" in debug.stderr
     assert "GenzooError: unknown model 'gann'" in debug.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_importing_the_cli_and_asking_for_help_does_not_import_torch():
+    code = ("import sys\n"
+            "from genzoo.cli import main\n"
+            "for argv in (['--help'], ['train', '--help'], ['compare', '--help']):\n"
+            "    try:\n"
+            "        main(argv)\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
