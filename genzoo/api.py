@@ -13,7 +13,7 @@ import torch
 
 import genzoo
 from genzoo import config as config_lib
-from genzoo import distributed, sampling
+from genzoo import distributed, sampling, tblog
 from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError
 from genzoo.evaluators.base import EvalResult
@@ -161,12 +161,18 @@ def evaluate(registry: Registry, session: Session, metrics: Sequence[str], *,
             except ValueError:
                 previous = {}
         step = session.trainer.step
+        summaries = {}
         for name, res in results.items():
             key = name if sampler == "raw" else f"{name}+{sampler}"
+            summaries[key] = summarize(res.metrics)
             previous.setdefault("evaluators", {})[key] = {
-                "step": step, "sampler": sampler, "metrics": summarize(res.metrics),
+                "step": step, "sampler": sampler, "metrics": summaries[key],
                 "artifacts": res.artifacts}
         atomic_write_json(path, previous)
+        if session.trainer.settings.tensorboard:
+            board = tblog.Board(session.run.path)
+            board.metrics(summaries, step)
+            board.close()
     return results
 
 

@@ -197,6 +197,8 @@ def train(
                                               "md5 (--no-verify for your own files in the "
                                               "same format).")] = True,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    tensorboard: Annotated[bool, typer.Option(help="Write TensorBoard event files to "
+                                                   "RUN/tensorboard.")] = True,
     condition: Annotated[str | None, typer.Option(help="Conditional ALI: labels or attributes "
                                                        "(the `condition` setting).")] = None,
     labels: Annotated[int | None, typer.Option(help="Semi-supervised ALI: this many labelled "
@@ -260,7 +262,7 @@ def train(
                 else getattr(cfg, "batch_size", TrainSettings.batch_size),
                 log_every=log_every, checkpoint_every=checkpoint_every,
                 checkpoint_minutes=checkpoint_minutes,
-                precision=precision)
+                precision=precision, tensorboard=tensorboard)
             session = api.start(reg, model, name, out=out, preset=preset, overrides=overrides,
                                 seeds=range(seed, seed + seeds), settings=settings,
                                 device=device, progress=progress,

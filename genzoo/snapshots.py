@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -40,6 +41,8 @@ class Snapshots:
 
     def __init__(self, model: Model, dataset: Dataset, run_dir: Path, every: int):
         self.model, self.dataset, self.run_dir, self.every = model, dataset, Path(run_dir), every
+        self.board: Any = None  # a genzoo.tblog.Board: the same grids into TensorBoard
+        self.step = 0
 
     @classmethod
     def for_run(cls, model: Model, dataset: Dataset, run_dir: Path | None,
@@ -51,6 +54,7 @@ class Snapshots:
         return None if every is None else cls(model, dataset, run_dir, every)
 
     def after_step(self, step: int, last: bool) -> None:
+        self.step = step
         if step % self.every == 0 or last:
             self.write(math.ceil(step / self.every))
 
@@ -68,15 +72,21 @@ class Snapshots:
         model, name = self.model, f"epoch_{epoch:03d}.png"
         written = []
         samples = model.sample(SAMPLES, ReplicaRNG(model.seeds, "eval")).cpu()
-        for i, _ in enumerate(model.seeds):
+        for i, seed in enumerate(model.seeds):
             written.append(save_grid(samples[i], self._path("samples", i) / name))
+            if self.board is not None:
+                self.board.grid(f"samples/seed_{seed}", samples[i], self.step)
         if model.can("reconstruct"):
             x = self._heldout().to(model.device)
             rec = model.reconstruct(x, ReplicaRNG(model.seeds, "eval")).cpu()
-            for i, _ in enumerate(model.seeds):
+            for i, seed in enumerate(model.seeds):
                 written.append(save_reconstructions(x[i].cpu(), rec[i],
                                                     self._path("reconstructions", i) / name,
                                                     pairs_per_row=PAIRS_PER_ROW))
+                if self.board is not None:  # originals and reconstructions, row by row
+                    pairs = torch.stack([x[i].cpu(), rec[i]], dim=1).flatten(0, 1)
+                    self.board.grid(f"reconstructions/seed_{seed}", pairs, self.step,
+                                    nrow=2 * PAIRS_PER_ROW)
         return written
 
     def _heldout(self) -> torch.Tensor:

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from genzoo import allocator, distributed
+from genzoo import allocator, distributed, tblog
 from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError
 from genzoo.model import Batch, Model
@@ -20,6 +20,7 @@ from genzoo.runs import Checkpoint, Run
 from genzoo.snapshots import Snapshots, steps_per_epoch
 
 PRECISIONS = ("fp32", "bf16")
+TOY_POINTS = 1_000  # samples per seed in the TensorBoard scatter at each checkpoint
 
 
 @dataclass
@@ -38,6 +39,8 @@ class TrainSettings:
     # bfloat16; weights, optimizer state and losses in fp32). Image data only; Table 4's step
     # ran 1.7x faster than fp32 on a 2-core CPU with AVX512-BF16 (bench/image_throughput.py)
     precision: str = "fp32"
+    # TensorBoard event files in RUN/tensorboard (genzoo.tblog): scalars, grids, scatters
+    tensorboard: bool = True
 
     def validate(self) -> None:
         for name in ("steps", "batch_size", "log_every"):
@@ -92,6 +95,7 @@ class Trainer:
         is_main = self.dp is None or self.dp.is_main
         self.source = run
         self.run = run if is_main else None
+        self.board: tblog.Board | None = None  # TensorBoard, while fit runs
         self.progress = progress and is_main
         self.data_rng = (ReplicaRNG(model.seeds, "data") if self.dp is None
                          else distributed.rank_rng(model.seeds, "data", self.dp.rank))
@@ -168,6 +172,22 @@ class Trainer:
             tensors.update(extras[0])
             meta.update(extras[1])
         self.run.save_checkpoint(self.step, tensors, meta, keep=self.settings.keep_checkpoints)
+        if self.board is not None and self.dataset.spec.kind == "toy" and \
+                self.model.can("sample"):
+            self._toy_scatter()
+
+    def _toy_scatter(self) -> None:
+        """The toy samples of every seed at this checkpoint, for TensorBoard."""
+        assert self.board is not None
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                x = self.model.sample(TOY_POINTS, ReplicaRNG(self.model.seeds, "eval")).cpu()
+        finally:
+            self.model.train(was_training)
+        for i, seed in enumerate(self.model.seeds):
+            self.board.scatter(f"samples/seed_{seed}", x[i], self.step)
 
     def resume(self, fresh_ok: bool = False) -> None:
         """Continue from the run's latest checkpoint. ``fresh_ok``: from step 0 (the weights
@@ -211,6 +231,11 @@ class Trainer:
         epoch = (steps_per_epoch(self.dataset, s.batch_size * world)
                  if self.dataset.spec.kind == "image" and s.checkpoint_every else None)
         lock = self.run.lock.acquire() if self.run is not None else None
+        # events past this step are an interrupted attempt's, as metrics.jsonl's were
+        self.board = (tblog.Board(self.run.path, resume_step=self.step)
+                      if self.run is not None and s.tensorboard else None)
+        if shots is not None:
+            shots.board = self.board
         last_save = time.perf_counter()
         saved_step = self.step
         stop = _StopSignals() if self.dp is None else None  # ranks would stop at other steps
@@ -249,6 +274,8 @@ class Trainer:
                     record = self._record(metrics)
                     if self.run is not None:
                         self.run.log_metrics(record)
+                    if self.board is not None:
+                        self.board.scalars(record)
                     if bar is not None:
                         bar.update(self.step, record)
                 if shots is not None:
@@ -261,6 +288,9 @@ class Trainer:
                 raise TrainingInterrupted(stop.signum, self.step,
                                           self.run.path if self.run else None)
         finally:
+            if self.board is not None:
+                self.board.close()
+                self.board = None
             if stop is not None:
                 stop.restore()
             if lock is not None:
