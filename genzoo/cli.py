@@ -199,6 +199,10 @@ def train(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     tensorboard: Annotated[bool, typer.Option(help="Write TensorBoard event files to "
                                                    "RUN/tensorboard.")] = True,
+    config_file: Annotated[Path | None, typer.Option(
+        "--config", help="Train the run a file describes: a .toml file or a run's "
+                         "config.json (which retrains that run); options given here win.")
+                           ] = None,
     condition: Annotated[str | None, typer.Option(help="Conditional ALI: labels or attributes "
                                                        "(the `condition` setting).")] = None,
     labels: Annotated[int | None, typer.Option(help="Semi-supervised ALI: this many labelled "
@@ -238,10 +242,42 @@ def train(
                                   f"{session.trainer.step}; pass a larger --steps to continue")
                 return
         else:
+            spec, overridden, file_settings = None, [], {}
+            seed_list = list(range(seed, seed + seeds))
+            if config_file is not None:
+                from genzoo import train_config
+
+                spec = train_config.load(config_file)
+                t = spec.train
+                given = {"model": model is not None and model != spec.model,
+                         "dataset": toy is not None or dataset is not None,
+                         "preset": preset != "default", "seeds": (seed, seeds) != (0, 1),
+                         "steps": steps is not None, "batch_size": batch_size is not None,
+                         "precision": precision != "fp32", "log_every": log_every != 100,
+                         "checkpoint_every": checkpoint_every != 1000,
+                         "checkpoint_minutes": checkpoint_minutes != 5.0, "--set": bool(set_)}
+                overridden = [k for k, v in given.items() if v]
+                model = model or spec.model
+                if toy is None and dataset is None:
+                    dataset = spec.dataset
+                preset = preset if given["preset"] else spec.preset
+                seed_list = seed_list if given["seeds"] or not spec.seeds else spec.seeds
+                steps = steps if given["steps"] else t.get("steps")
+                batch_size = batch_size if given["batch_size"] else t.get("batch_size")
+                precision = precision if given["precision"] else t.get("precision", "fp32")
+                log_every = log_every if given["log_every"] else t.get("log_every", 100)
+                checkpoint_every = (checkpoint_every if given["checkpoint_every"]
+                                    else t.get("checkpoint_every", 1000))
+                checkpoint_minutes = (checkpoint_minutes if given["checkpoint_minutes"]
+                                      else t.get("checkpoint_minutes", 5.0))
+                if data_dir is None and spec.data_options.get("data_dir"):
+                    data_dir = Path(spec.data_options["data_dir"])
             if model is None:
                 raise GenzooError("name a model to train, e.g. `genzoo train gan --toy grid25`")
             name = _dataset_name(toy, dataset)
             cls = reg.model(model)
+            if spec is not None:
+                file_settings = train_config.model_settings(spec, cls.Config)
             if toy is not None and reg.dataset(toy).spec.kind != "toy":
                 raise GenzooError(f"--toy takes a toy dataset (grid25, ring8); {toy} is "
                                   f"{reg.dataset(toy).spec.kind} data: pass --dataset {toy}")
@@ -249,7 +285,8 @@ def train(
                 raise GenzooError(f"--steps must be a positive integer, got {steps}")
             sugar = [f"{k}={v}" for k, v in (("condition", condition), ("labels", labels))
                      if v is not None]
-            overrides = config_lib.parse_overrides(cls.Config, [*sugar, *(set_ or [])])
+            overrides = {**file_settings,
+                         **config_lib.parse_overrides(cls.Config, [*sugar, *(set_ or [])])}
             out = out or Path("runs") / f"{model}-{name.replace(':', '_').replace('/', '_')}-" \
                 f"{time.strftime('%Y%m%d-%H%M%S')}"
             ds = reg.dataset(name, **_data_options(data_dir, download, verify))
@@ -264,10 +301,13 @@ def train(
                 checkpoint_minutes=checkpoint_minutes,
                 precision=precision, tensorboard=tensorboard)
             session = api.start(reg, model, name, out=out, preset=preset, overrides=overrides,
-                                seeds=range(seed, seed + seeds), settings=settings,
+                                seeds=seed_list, settings=settings,
                                 device=device, progress=progress,
                                 data_options=_data_options(data_dir, download, verify),
                                 dataset=ds)
+            if spec is not None and session.run is not None:  # the run records both
+                session.run.update_config(config_file={
+                    "path": str(spec.path.resolve()), "overridden_by_options": overridden})
             if session.run is not None and session.run.restarted:
                 err_console.print(f"{out}: its earlier attempt stopped before its first "
                                   f"checkpoint; starting it again", highlight=False)

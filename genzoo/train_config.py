@@ -1,0 +1,127 @@
+"""``genzoo train --config FILE``: a run described by a file, a TOML one or a run's config.json.
+
+A TOML file names what the command line would::
+
+    model = "ali"
+    dataset = "grid25"        # a toy mixture or an image dataset
+    preset = "default"
+    seeds = [0, 1, 2]         # or a count: 3 means 0, 1, 2
+    steps = 1500
+    batch_size = 100
+    precision = "fp32"
+    [settings]                # any field of the model's Config, as --set would
+    lr = 2e-4
+
+A run's own ``config.json`` holds the same (its whole model config, seeds, training settings
+and data options), so ``genzoo train --config RUN/config.json --out NEW`` trains that run
+again; on a CPU the result is bit-identical. Options given on the command line win over the
+file's values, and the new run's config.json records the file and which options overrode it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genzoo.errors import GenzooError
+
+TOML_KEYS = {"model", "dataset", "preset", "seeds", "steps", "batch_size", "precision",
+             "log_every", "checkpoint_every", "checkpoint_minutes", "settings", "data_dir"}
+TRAIN_KEYS = ("steps", "batch_size", "precision", "log_every", "checkpoint_every",
+              "checkpoint_minutes")
+
+
+@dataclass
+class TrainSpec:
+    path: Path
+    model: str
+    dataset: str
+    preset: str = "default"
+    seeds: list[int] | None = None
+    settings: dict[str, Any] = field(default_factory=dict)  # model Config values
+    train: dict[str, Any] = field(default_factory=dict)  # TrainSettings values
+    data_options: dict[str, Any] = field(default_factory=dict)
+
+
+def load(path: Path) -> TrainSpec:
+    """The run described by ``path`` (``.toml``, or a run's ``config.json``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise GenzooError(f"--config {path} is not a file; pass a .toml file or a run's "
+                          f"config.json")
+    if path.suffix.lower() == ".toml":
+        return _from_toml(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise GenzooError(f"--config {path} is not valid JSON ({exc}); pass a .toml file or a "
+                          f"run's config.json") from None
+    if not isinstance(data, dict) or "model" not in data or "dataset" not in data:
+        raise GenzooError(f"--config {path} is not a run's config.json (it lacks model and "
+                          f"dataset)")
+    train = data.get("train", {}) if isinstance(data.get("train"), dict) else {}
+    return TrainSpec(path, str(data["model"]), str(data["dataset"]),
+                     str(data.get("preset", "default")), _seeds(data.get("seeds"), path),
+                     dict(data.get("model_config", {})),
+                     {k: train[k] for k in TRAIN_KEYS if k in train},
+                     dict(data.get("data_options", {})))
+
+
+def _from_toml(path: Path) -> TrainSpec:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        raise GenzooError("TOML configs need Python 3.11 or later (tomllib); pass a run's "
+                          "config.json instead") from None
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise GenzooError(f"--config {path} is not valid TOML ({exc})") from None
+    unknown = set(data) - TOML_KEYS
+    if unknown:
+        raise GenzooError(f"--config {path}: unknown key(s) {', '.join(sorted(unknown))} "
+                          f"(known: {', '.join(sorted(TOML_KEYS))}; model settings go under "
+                          f"[settings])")
+    for key in ("model", "dataset"):
+        if not isinstance(data.get(key), str):
+            raise GenzooError(f"--config {path} must name the {key} (e.g. {key} = "
+                              f"\"{'ali' if key == 'model' else 'grid25'}\")")
+    settings = data.get("settings", {})
+    if not isinstance(settings, dict):
+        raise GenzooError(f"--config {path}: [settings] must be a table of model settings")
+    options = {"data_dir": data["data_dir"]} if "data_dir" in data else {}
+    return TrainSpec(path, data["model"], data["dataset"], str(data.get("preset", "default")),
+                     _seeds(data.get("seeds"), path), dict(settings),
+                     {k: data[k] for k in TRAIN_KEYS if k in data}, options)
+
+
+def _seeds(value: Any, path: Path) -> list[int] | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return list(range(value))
+    if isinstance(value, list) and value and all(isinstance(v, int) for v in value):
+        return [int(v) for v in value]
+    raise GenzooError(f"--config {path}: seeds must be a positive count or a list of "
+                      f"integers, got {value!r}")
+
+
+def model_settings(spec: TrainSpec, config_cls: type) -> dict[str, Any]:
+    """The file's model settings as overrides of ``config_cls``: lists back to tuples where
+    the field is a tuple. A TOML file's unknown keys are refused (by the Config's build, with
+    the closest name); a config.json's are skipped, as settings removed since the run."""
+    import typing
+
+    from genzoo import config as config_lib
+
+    types_ = config_lib.field_types(config_cls)
+    out: dict[str, Any] = {}
+    for key, value in spec.settings.items():
+        if key not in types_ and spec.path.suffix.lower() != ".toml":
+            continue
+        if isinstance(value, list) and typing.get_origin(types_.get(key)) is tuple:
+            value = tuple(value)
+        out[key] = value
+    return out
