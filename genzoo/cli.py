@@ -245,7 +245,7 @@ def train(
             spec, overridden, file_settings = None, [], {}
             seed_list = list(range(seed, seed + seeds))
             if config_file is not None:
-                from genzoo import train_config
+                from genzoo import config_files as train_config
 
                 spec = train_config.load(config_file)
                 t = spec.train

@@ -1,4 +1,4 @@
-"""``genzoo train --config FILE``: a run described by a file, a TOML one or a run's config.json.
+"""Runs and compares described by a file: `train --config FILE`, `compare --config FILE`.
 
 A TOML file names what the command line would::
 
