@@ -480,8 +480,8 @@ def evaluate(
 
 @app.command()
 def compare(
-    models: Annotated[list[str], typer.Argument(help="Models to compare (see `genzoo "
-                                                "plugins`).")],
+    models: Annotated[list[str] | None, typer.Argument(help="Models to compare (see `genzoo "
+                                                       "plugins`).")] = None,
     toy: Annotated[str | None, typer.Option(help="Toy dataset: grid25 (the default) or "
                                                  "ring8.")] = None,
     dataset: Annotated[str | None, typer.Option(help="Image dataset, e.g. mnist5k (see "
@@ -514,6 +514,9 @@ def compare(
                                          "discriminator is also scored on guided samples, "
                                          "in a column MODEL+SAMPLER beside its raw one.")
                        ] = "raw",
+    config_file: Annotated[Path | None, typer.Option(
+        "--config", help="A TOML file describing the compare (models, dataset, seeds, "
+                         "steps, settings, ...); options given here win.")] = None,
 ):
     """Train MODELs (N seeds each) on a toy mixture or an image dataset, score them with the
     evaluators, print the table, and write results.json, figure.png and report.html to --out
@@ -527,6 +530,30 @@ def compare(
         reg = plugins.registry()
         if toy is not None and dataset is not None:
             raise GenzooError("pass either --toy or --dataset, not both")
+        file_info = None
+        if config_file is not None:
+            from genzoo import config_files
+
+            spec = config_files.load_compare(config_file)
+            given = {"models": bool(models), "dataset": toy is not None or dataset is not None,
+                     "seeds": seeds is not None, "steps": steps is not None,
+                     "batch_size": batch_size is not None, "preset": preset != "default",
+                     "metrics": bool(metric), "sampler": sampler != "raw", "--set": bool(set_)}
+            models = models or spec.models
+            if not given["dataset"] and spec.dataset is not None:
+                dataset = spec.dataset
+            seeds = seeds if given["seeds"] else spec.seeds
+            steps = steps if given["steps"] else spec.steps
+            batch_size = batch_size if given["batch_size"] else spec.batch_size
+            preset = preset if given["preset"] or spec.preset is None else spec.preset
+            metric = metric if given["metrics"] else spec.metrics
+            sampler = sampler if given["sampler"] or spec.sampler is None else spec.sampler
+            set_ = [*spec.sets, *(set_ or [])]  # the command line's last: it wins
+            eval_option = [*(f"{k}={v}" for k, v in spec.eval_options.items()),
+                           *(eval_option or [])]
+            file_info = {"path": str(spec.path.resolve()),
+                         "overridden_by_options": [k for k, v in given.items() if v]}
+        models = list(models or [])
         name = dataset or toy or "grid25"
         if toy is not None:
             reason = mixture_reason(reg.dataset(toy))
@@ -542,6 +569,8 @@ def compare(
             preset=preset, overrides=overrides, device=device,
             eval_options=_eval_options(eval_option or []), metrics=list(metric) if metric
             else None, data_options=_data_options(data_dir), sampler=sampler)
+        if file_info is not None:
+            settings.config_file = file_info
         results, figures = compare_lib.run_compare(
             reg, settings, out, progress=progress,
             say=lambda msg: err_console.print(msg, highlight=False))

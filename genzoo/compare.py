@@ -72,6 +72,7 @@ class CompareSettings:
     # raw, or a guided sampler (genzoo.sampling): models with a discriminator get a second
     # column NAME+SAMPLER scored on guided samples by the evaluators that sample
     sampler: str = "raw"
+    config_file: dict[str, Any] | None = None  # `--config FILE`: its path, what overrode it
 
 
 @dataclass

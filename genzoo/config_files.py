@@ -125,3 +125,80 @@ def model_settings(spec: TrainSpec, config_cls: type) -> dict[str, Any]:
             value = tuple(value)
         out[key] = value
     return out
+
+
+# --- compare ----------------------------------------------------------------------------------
+
+COMPARE_KEYS = {"models", "dataset", "preset", "seeds", "steps", "batch_size", "metrics",
+                "sampler", "settings", "eval_options"}
+
+
+@dataclass
+class CompareSpec:
+    """A compare described by a TOML file::
+
+        models = ["ali", "gan", "vae"]
+        dataset = "grid25"
+        seeds = 10
+        sampler = "mh"
+        [settings]          # every compared model that has the key, as --set KEY=VALUE
+        lr = 2e-4
+        [settings.ali]      # one model's, as --set ali.KEY=VALUE
+        r1_gamma = 1.0
+    """
+
+    path: Path
+    models: list[str]
+    dataset: str | None = None
+    preset: str | None = None
+    seeds: int | None = None
+    steps: int | None = None
+    batch_size: int | None = None
+    metrics: list[str] | None = None
+    sampler: str | None = None
+    sets: list[str] = field(default_factory=list)  # [MODEL.]KEY=VALUE, as --set
+    eval_options: dict[str, Any] = field(default_factory=dict)
+
+
+def load_compare(path: Path) -> CompareSpec:
+    path = Path(path)
+    if not path.is_file():
+        raise GenzooError(f"--config {path} is not a file; pass a .toml file")
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        raise GenzooError("TOML configs need Python 3.11 or later (tomllib)") from None
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise GenzooError(f"--config {path} is not valid TOML ({exc})") from None
+    unknown = set(data) - COMPARE_KEYS
+    if unknown:
+        raise GenzooError(f"--config {path}: unknown key(s) {', '.join(sorted(unknown))} "
+                          f"(known: {', '.join(sorted(COMPARE_KEYS))})")
+    models = data.get("models", [])
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        raise GenzooError(f"--config {path}: models must be a list of names, e.g. "
+                          f"models = [\"ali\", \"gan\"]")
+    sets = []
+    for key, value in data.get("settings", {}).items():
+        if isinstance(value, dict):  # [settings.MODEL]
+            sets += [f"{key}.{k}={_text(v)}" for k, v in value.items()]
+        else:
+            sets.append(f"{key}={_text(value)}")
+    seeds = data.get("seeds")
+    if seeds is not None and (not isinstance(seeds, int) or isinstance(seeds, bool)):
+        raise GenzooError(f"--config {path}: seeds is a count of seeds per model, got "
+                          f"{seeds!r}")
+    return CompareSpec(path, list(models), data.get("dataset"), data.get("preset"), seeds,
+                       data.get("steps"), data.get("batch_size"), data.get("metrics"),
+                       data.get("sampler"), sets, dict(data.get("eval_options", {})))
+
+
+def _text(value: Any) -> str:
+    """A TOML value as --set would spell it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(_text(v) for v in value)
+    return str(value)

@@ -67,3 +67,22 @@ def test_bad_files_are_one_line_errors(tmp_path, capsys, text, message):
     assert run_cli(["train", "--config", str(toml), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib")
+def test_a_compare_from_a_toml_file(tmp_path, capsys):
+    toml = tmp_path / "cmp.toml"
+    toml.write_text('models = ["gan", "vae"]\ndataset = "grid25"\nseeds = 2\nsteps = 20\n'
+                    'metrics = ["mode-coverage"]\n[settings]\ndecoder_hidden = 16\n'
+                    '[settings.gan]\ndisc_units = 16\n')
+    out = tmp_path / "out"
+    assert run_cli(["compare", "--config", str(toml), "--steps", "10", "--out", str(out),
+                    "--no-progress"]) == 0, capsys.readouterr().err
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["models"]) == ["gan", "vae"]
+    settings = results["settings"]
+    assert settings["seeds"] == 2 and settings["steps"] == 10 and settings["metrics"] == [
+        "mode-coverage"]
+    assert settings["overrides"]["gan"] == {"decoder_hidden": 16, "disc_units": 16}
+    assert settings["overrides"]["vae"] == {"decoder_hidden": 16}
+    assert settings["config_file"]["overridden_by_options"] == ["steps"]
