@@ -89,3 +89,11 @@ def test_a_guided_compare_judges_the_findings_again_on_guided_samples() -> None:
     smears = found["the VAE covers the modes but smears mass between them (with drs samples)"]
     assert smears.verdict == HOLDS and "98.0 %" in smears.evidence
     assert len(paper_findings({**r, "settings": {"sampler": "raw"}}, 25)) == 3
+
+
+def test_figure_8s_compare_judges_ali_against_a_baselines_gan_generator() -> None:
+    r = results(ali={"modes": 25.0, "modes_paper": 25}, gan_inverse={"modes": 23.0,
+                                                                       "modes_paper": 24})
+    found = ali_covers_more_modes(r)
+    assert found.verdict == HOLDS and "GAN (the generator of gan-inverse) 23.0" in found.evidence
+    assert ali_covers_more_modes(results(ali={"modes": 25})).verdict == NOT_MEASURED
