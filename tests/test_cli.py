@@ -98,9 +98,11 @@ def test_checkpoints_are_safetensors_with_sidecars_and_nothing_is_pickled(vae_ru
             assert any(k.startswith("model/") for k in load_file(path))
     for path in vae_run.rglob("*"):
         if path.is_file():
-            # and the one-writer lock, a line of text naming its last holder
+            # and the one-writer lock (a line of text naming its last holder) and
+            # TensorBoard's event files (protobuf records)
             assert path.suffix in (".json", ".jsonl", ".safetensors") or \
-                path.name == LOCK_NAME, path
+                path.name == LOCK_NAME or (path.parent.name == "tensorboard" and
+                                           path.name.startswith("events.out.tfevents.")), path
             head = path.read_bytes()[:2]
             assert head[:1] != b"\x80" and head != b"PK", f"{path} looks pickled / torch.save"
 
