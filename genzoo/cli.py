@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import os
 import sys
 import time
@@ -154,6 +155,19 @@ def _check_resume_options(run_dir: Path, *, model: str | None, data: str | None,
     if sets:
         raise GenzooError(f"--set is fixed when a run starts ({run_dir}/config.json holds "
                           f"its settings); drop it to continue, or train a new run with --out")
+
+
+def _check_memory(bytes_per_dim: int, what: str) -> None:
+    """Refuse a request whose tensors alone cannot fit in this machine's memory (checked
+    again with the data's shape where it is known); ``bytes_per_dim``: bytes per value of
+    one example times the count asked for."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: no check
+        return
+    if bytes_per_dim > total:
+        raise GenzooError(f"{what} asks for more memory than this machine has "
+                          f"({total / 2**30:.0f} GiB); ask for less")
 
 
 def _one_process(command: str) -> None:
@@ -358,12 +372,18 @@ def sample(
             raise GenzooError(f"-n must be a positive integer, got {n}")
         if output.suffix.lower() not in (".png", ".npy"):
             raise GenzooError(f"output {output} must end in .png or .npy")
+        if output.is_dir():
+            raise GenzooError(f"output {output} is a folder; name a file, e.g. "
+                              f"{output / 'samples.png'}")
+        _check_memory(n * 4, f"-n {n}")
         session = api.open_run(plugins.registry(), run_dir, device=device, data_dir=data_dir)
         model = session.model
         if not model.can("sample"):
             raise GenzooError(f"model {model.name} cannot sample")
         if not 0 <= replica < model.replicas:
             raise GenzooError(f"--replica must be in 0..{model.replicas - 1}")
+        values = math.prod(session.dataset.spec.x_shape) * model.replicas
+        _check_memory(n * values * 4, f"-n {n}")
         import torch
 
         from genzoo import plots
@@ -651,7 +671,8 @@ def main(argv: list[str] | None = None) -> None:
         cmd = ctx.command_path if ctx is not None else "genzoo"
         print(f"error: {exc.format_message()} (see `{cmd} --help`)", file=sys.stderr)
         sys.exit(2)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):  # Ctrl-C before a command's own handler
+        print("interrupted", file=sys.stderr)
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

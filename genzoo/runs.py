@@ -157,10 +157,14 @@ class Run:
     @property
     def config(self) -> dict[str, Any]:
         try:
-            return json.loads((self.path / CONFIG).read_text())
+            config = json.loads((self.path / CONFIG).read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise GenzooError(f"{self.path / CONFIG} is unreadable ({exc}); the run cannot be "
                               f"used") from None
+        if not isinstance(config, dict):
+            raise GenzooError(f"{self.path / CONFIG} holds a JSON {type(config).__name__}, not "
+                              f"a run's settings; the run cannot be used")
+        return config
 
     def update_config(self, **changes: Any) -> None:
         config = self.config

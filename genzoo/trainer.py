@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 import signal
 import threading
 import time
@@ -133,6 +135,12 @@ class Trainer:
 
     def load_state(self, ckpt: Checkpoint) -> None:
         t = ckpt.tensors
+        missing = [k for k in ("rng/noise", "rng/data") if k not in t]
+        if missing or not isinstance(ckpt.meta.get("optimizers"), dict):
+            what = ", ".join(missing) or "its optimizer settings"
+            raise GenzooError(f"checkpoint at step {ckpt.step} lacks {what}; it was not "
+                              f"written by genzoo's trainer (delete both files of that step "
+                              f"to fall back to the previous checkpoint)")
         model_state = {k[len("model/"):]: v for k, v in t.items() if k.startswith("model/")}
         try:
             self.model.load_state_dict(model_state)
@@ -213,6 +221,7 @@ class Trainer:
     def fit(self) -> Model:
         s = self.settings
         model = self.model
+        _check_batch_memory(s.batch_size, model.replicas, self.dataset.spec.x_shape)
         model.train()
         base_seconds, started = self.seconds, time.perf_counter()
         distributed.check_world_size(self.trained_world_size, self.dp)
@@ -325,6 +334,20 @@ class Trainer:
         if per_seed:
             record["per_seed"] = per_seed
         return record
+
+
+def _check_batch_memory(batch_size: int, replicas: int, x_shape: tuple[int, ...]) -> None:
+    """Refuse a batch that cannot fit: its data (fp32, every seed) times 8, a floor for the
+    real batch, the fake one and the first layers' activations of every model here."""
+    need = 8 * 4 * batch_size * replicas * math.prod(x_shape)
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: no check
+        return
+    if need > total:
+        raise GenzooError(f"--batch-size {batch_size} needs at least {need / 2**30:.0f} GiB, "
+                          f"more than this machine's {total / 2**30:.0f} GiB; use a smaller "
+                          f"batch")
 
 
 class TrainingInterrupted(KeyboardInterrupt):

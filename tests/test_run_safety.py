@@ -235,3 +235,38 @@ def test_train_never_writes_into_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert run_cli(["train", *GAN, "--steps", "2", "--out", str(folder)]) == 2
     assert "not a run; choose a new or empty directory" in capsys.readouterr().err
     assert [p.name for p in folder.iterdir()] == ["notes.txt"]  # nothing added
+
+
+def test_requests_the_machine_cannot_hold_and_odd_paths_are_refused(tmp_path, capsys):
+    run = tmp_path / "r"
+    assert run_cli(["train", *GAN, "--steps", "10", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert run_cli(["train", *GAN, "--batch-size", str(10**9), "--out",
+                    str(tmp_path / "big")]) == 2
+    assert "more than this machine's" in capsys.readouterr().err
+    assert run_cli(["sample", str(run), "-n", str(10**12), "-o", str(tmp_path / "s.npy")]) == 2
+    assert "asks for more memory than this machine has" in capsys.readouterr().err
+    (tmp_path / "dir.png").mkdir()
+    assert run_cli(["sample", str(run), "-o", str(tmp_path / "dir.png")]) == 2
+    assert "is a folder; name a file" in capsys.readouterr().err
+
+
+def test_a_config_that_is_a_list_or_a_checkpoint_without_rng_is_refused(tmp_path, capsys):
+    from safetensors.torch import save_file
+
+    run = tmp_path / "r"
+    assert run_cli(["train", *GAN, "--steps", "10", "--out", str(run)]) == 0
+    ckpt = run / "checkpoints" / "step-00000010.safetensors"
+    tensors = {k: v for k, v in load_file(ckpt).items() if not k.startswith("rng/")}
+    save_file(tensors, ckpt)
+    sidecar = ckpt.with_suffix(".json")
+    meta = json.loads(sidecar.read_text())
+    from genzoo.runs import _sha256
+
+    sidecar.write_text(json.dumps({**meta, "sha256": _sha256(ckpt)}))
+    capsys.readouterr()
+    assert run_cli(["sample", str(run), "-o", str(tmp_path / "s.npy")]) == 2
+    assert "lacks rng/noise, rng/data" in capsys.readouterr().err
+    (run / "config.json").write_text("[1, 2]")
+    assert run_cli(["sample", str(run), "-o", str(tmp_path / "s.npy")]) == 2
+    assert "holds a JSON list, not a run's settings" in capsys.readouterr().err
