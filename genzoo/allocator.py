@@ -7,13 +7,19 @@ allocates and frees tens of megabytes of activations, and ran about 2,000 minor 
 step (~5 % of its time on a 2-core machine). Raising the mmap threshold to glibc's maximum and
 never trimming the heap keeps those pages mapped: the memory is reused, not returned, so the
 peak resident size is unchanged.
+
+``check_fits`` refuses, before anything is allocated, a request larger than the machine's
+physical memory (a batch or sample count typed with a few zeros too many).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import sys
+
+from genzoo.errors import GenzooError
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
@@ -39,3 +45,20 @@ def keep_freed_memory() -> bool:
     _done = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)) and bool(
         mallopt(M_TRIM_THRESHOLD, TRIM_NEVER))
     return _done
+
+
+def physical_memory() -> int | None:
+    """This machine's physical memory in bytes, or None where it cannot be read."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX
+        return None
+
+
+def check_fits(need: int, what: str, advice: str) -> None:
+    """A one-line error when ``need`` bytes exceed the machine's memory: ``what`` needs at
+    least that much; ``advice`` says what to ask for instead."""
+    total = physical_memory()
+    if total is not None and need > total:
+        raise GenzooError(f"{what} needs at least {need / 2**30:.0f} GiB, more than this "
+                          f"machine's {total / 2**30:.0f} GiB; {advice}")

@@ -157,19 +157,6 @@ def _check_resume_options(run_dir: Path, *, model: str | None, data: str | None,
                           f"its settings); drop it to continue, or train a new run with --out")
 
 
-def _check_memory(bytes_per_dim: int, what: str) -> None:
-    """Refuse a request whose tensors alone cannot fit in this machine's memory (checked
-    again with the data's shape where it is known); ``bytes_per_dim``: bytes per value of
-    one example times the count asked for."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # not POSIX: no check
-        return
-    if bytes_per_dim > total:
-        raise GenzooError(f"{what} asks for more memory than this machine has "
-                          f"({total / 2**30:.0f} GiB); ask for less")
-
-
 def _one_process(command: str) -> None:
     """Only `genzoo train` runs data-parallel; under torchrun every other command would run
     N times over, each copy writing the same files."""
@@ -375,15 +362,16 @@ def sample(
         if output.is_dir():
             raise GenzooError(f"output {output} is a folder; name a file, e.g. "
                               f"{output / 'samples.png'}")
-        _check_memory(n * 4, f"-n {n}")
         session = api.open_run(plugins.registry(), run_dir, device=device, data_dir=data_dir)
         model = session.model
         if not model.can("sample"):
             raise GenzooError(f"model {model.name} cannot sample")
         if not 0 <= replica < model.replicas:
             raise GenzooError(f"--replica must be in 0..{model.replicas - 1}")
-        values = math.prod(session.dataset.spec.x_shape) * model.replicas
-        _check_memory(n * values * 4, f"-n {n}")
+        from genzoo import allocator
+
+        allocator.check_fits(4 * n * model.replicas * math.prod(session.dataset.spec.x_shape),
+                             f"-n {n}", "ask for fewer samples")
         import torch
 
         from genzoo import plots

@@ -69,21 +69,26 @@ def load(path: Path) -> TrainSpec:
                      dict(data.get("data_options", {})))
 
 
-def _from_toml(path: Path) -> TrainSpec:
+def _read_toml(path: Path, known: set[str], hint: str = "") -> dict[str, Any]:
+    """``path`` parsed, refusing keys outside ``known`` (``hint`` ends that message)."""
     try:
         import tomllib
     except ImportError:  # Python 3.10
         raise GenzooError("TOML configs need Python 3.11 or later (tomllib); pass a run's "
-                          "config.json instead") from None
+                          "config.json to train instead") from None
     try:
         data = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise GenzooError(f"--config {path} is not valid TOML ({exc})") from None
-    unknown = set(data) - TOML_KEYS
+    unknown = set(data) - known
     if unknown:
         raise GenzooError(f"--config {path}: unknown key(s) {', '.join(sorted(unknown))} "
-                          f"(known: {', '.join(sorted(TOML_KEYS))}; model settings go under "
-                          f"[settings])")
+                          f"(known: {', '.join(sorted(known))}{hint})")
+    return data
+
+
+def _from_toml(path: Path) -> TrainSpec:
+    data = _read_toml(path, TOML_KEYS, "; model settings go under [settings]")
     for key in ("model", "dataset"):
         if not isinstance(data.get(key), str):
             raise GenzooError(f"--config {path} must name the {key} (e.g. {key} = "
@@ -164,18 +169,7 @@ def load_compare(path: Path) -> CompareSpec:
     path = Path(path)
     if not path.is_file():
         raise GenzooError(f"--config {path} is not a file; pass a .toml file")
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        raise GenzooError("TOML configs need Python 3.11 or later (tomllib)") from None
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise GenzooError(f"--config {path} is not valid TOML ({exc})") from None
-    unknown = set(data) - COMPARE_KEYS
-    if unknown:
-        raise GenzooError(f"--config {path}: unknown key(s) {', '.join(sorted(unknown))} "
-                          f"(known: {', '.join(sorted(COMPARE_KEYS))})")
+    data = _read_toml(path, COMPARE_KEYS)
     models = data.get("models", [])
     if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
         raise GenzooError(f"--config {path}: models must be a list of names, e.g. "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import signal
 import threading
 import time
@@ -221,7 +220,11 @@ class Trainer:
     def fit(self) -> Model:
         s = self.settings
         model = self.model
-        _check_batch_memory(s.batch_size, model.replicas, self.dataset.spec.x_shape)
+        # the data (fp32, every seed) times 8: a floor for the real batch, the fake one and
+        # the first layers' activations of every model here
+        allocator.check_fits(8 * 4 * s.batch_size * model.replicas *
+                             math.prod(self.dataset.spec.x_shape),
+                             f"--batch-size {s.batch_size}", "use a smaller batch")
         model.train()
         base_seconds, started = self.seconds, time.perf_counter()
         distributed.check_world_size(self.trained_world_size, self.dp)
@@ -334,20 +337,6 @@ class Trainer:
         if per_seed:
             record["per_seed"] = per_seed
         return record
-
-
-def _check_batch_memory(batch_size: int, replicas: int, x_shape: tuple[int, ...]) -> None:
-    """Refuse a batch that cannot fit: its data (fp32, every seed) times 8, a floor for the
-    real batch, the fake one and the first layers' activations of every model here."""
-    need = 8 * 4 * batch_size * replicas * math.prod(x_shape)
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # not POSIX: no check
-        return
-    if need > total:
-        raise GenzooError(f"--batch-size {batch_size} needs at least {need / 2**30:.0f} GiB, "
-                          f"more than this machine's {total / 2**30:.0f} GiB; use a smaller "
-                          f"batch")
 
 
 class TrainingInterrupted(KeyboardInterrupt):
