@@ -21,7 +21,6 @@ activations run channels-last, under ``torch.inference_mode``. Both change only 
 from __future__ import annotations
 
 import hashlib
-import io
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -318,9 +317,7 @@ def folder_images(path: Path, limit: int | None = None) -> list[torch.Tensor]:
     """The images below ``path`` (a folder or .zip; sorted by name; the first ``limit``),
     decoded as torch-fidelity reads a folder: PIL ``convert("RGB")`` at the image's own size.
     Returns runs of images of one shape, in order."""
-    from PIL import Image
-
-    from genzoo.data.decode import ImageTree, is_image
+    from genzoo.data.decode import ImageTree, is_image, open_image
 
     tree = ImageTree(path)
     names = [n for n in tree.files() if is_image(n)][:limit]
@@ -330,9 +327,11 @@ def folder_images(path: Path, limit: int | None = None) -> list[torch.Tensor]:
     run: list[np.ndarray] = []
     for name in names:
         try:
-            with Image.open(io.BytesIO(tree.read(name))) as img:
+            with open_image(tree.read(name), f"{path}/{name}") as img:
                 arr = np.asarray(img.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1)
-        except OSError as exc:
+        except GenzooError:
+            raise
+        except Exception as exc:  # PIL raises many types for a bad file
             raise GenzooError(f"cannot decode {path}/{name} ({exc}); remove it or replace it "
                               f"with a readable image") from None
         if run and run[-1].shape != arr.shape:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import pickle
 import subprocess
@@ -171,6 +172,33 @@ def test_matching_md5_passes_and_is_hashed_once(tmp_path: Path,
     assert len(calls) == 2
 
 
+def test_md5_memo_cannot_be_fooled_by_a_restored_mtime_or_an_edited_entry(
+        tmp_path: Path, isolated: Path) -> None:
+    data = tmp_path / "ds" / "a.bin"
+    data.parent.mkdir()
+    data.write_bytes(b"x" * 1000)
+    good = hashlib.md5(b"x" * 1000).hexdigest()
+    pub = Published("ds", (FileSpec("a.bin", good),), "URL")
+    locate(pub, tmp_path)  # hashed and remembered
+    st = data.stat()
+    with open(data, "r+b") as f:  # same size, edited in place, mtime put back
+        f.write(b"y")
+    os.utime(data, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(GenzooError, match="damaged or a different file"):
+        locate(pub, tmp_path)
+    # a memo entry written by hand (the digest a fake file should pass as) does not vouch
+    fake = tmp_path / "ds" / "b.bin"
+    fake.write_bytes(b"fake")
+    memo_path = isolated / "md5.json"
+    memo = json.loads(memo_path.read_text())
+    entry = dict(memo[str(data.resolve())])
+    s = fake.stat()
+    entry.update(md5=good, stamp=[s.st_dev, s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns])
+    memo[str(fake.resolve())] = entry
+    memo_path.write_text(json.dumps(memo))
+    assert file_md5(fake) == hashlib.md5(b"fake").hexdigest()
+
+
 # --- lookup, missing files, download ------------------------------------------------------------
 
 def test_lookup_order_data_dir_then_env_then_cache(tmp_path: Path, isolated: Path,
@@ -304,6 +332,57 @@ def test_cifar10_refuses_a_pickle_that_would_run_code(tmp_path: Path) -> None:
     with pytest.raises(GenzooError, match="refusing to load global"):
         ds.examples("test")
     assert not marker.exists()
+
+
+def test_cifar10_refuses_a_small_pickle_that_would_expand_to_gigabytes(tmp_path: Path) -> None:
+    write_cifar(tmp_path / "cifar10")
+    block = bytes(3072 * 100)
+    # pickle memoises: 10,000 references to one 300 kB bytes object cost 20 kB in the file but
+    # 3 GB once np.asarray copies them; the list and its length are refused before that
+    path = tmp_path / "cifar10" / "cifar-10-batches-py" / "test_batch"
+    with open(path, "wb") as f:
+        pickle.dump({b"data": [block] * 10_000, b"labels": [0] * 1_000_000}, f, protocol=2)
+    assert path.stat().st_size < 3_000_000
+    ds = CIFAR10(data_dir=tmp_path, verify=False)
+    with pytest.raises(GenzooError, match="not a CIFAR-10 batch.*its data is list"):
+        ds.examples("test")
+    with open(path, "wb") as f:  # the right data, labels of another length
+        pickle.dump({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 1, 2]}, f)
+    with pytest.raises(GenzooError, match="2 images and labels of another length"):
+        CIFAR10(data_dir=tmp_path, verify=False).examples("test")
+    with open(path, "wb") as f:  # float data is not the format, even if its values fit
+        pickle.dump({b"data": np.zeros((2, 3072)), b"labels": [0, 1]}, f)
+    with pytest.raises(GenzooError, match="its data is float64"):
+        CIFAR10(data_dir=tmp_path, verify=False).examples("test")
+
+
+def test_an_image_whose_header_declares_gigapixels_is_refused_before_decoding(
+        tmp_path: Path) -> None:
+    from genzoo.data.decode import MAX_PIXELS
+    from genzoo.fid import folder_images
+
+    buf = io.BytesIO()
+    Image.new("L", (1, 1)).save(buf, format="PNG")
+    png = bytearray(buf.getvalue())
+    # rewrite the IHDR's width and height to 20000 × 20000 (and fix its CRC)
+    import struct
+    import zlib
+
+    png[16:24] = struct.pack(">II", 20000, 20000)
+    png[29:33] = struct.pack(">I", zlib.crc32(bytes(png[12:29])))
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "imgs" / "bomb.png").write_bytes(bytes(png))
+    assert 20000 * 20000 > MAX_PIXELS
+    with pytest.raises(GenzooError, match=r"bomb.png declares more than") as err:
+        folder_images(tmp_path / "imgs")
+    assert "\n" not in str(err.value)
+    with pytest.raises(GenzooError, match="decompression bomb"):
+        decode_image(bytes(png), 32, 3)
+    png[16:24] = struct.pack(">II", 9000, 9000)  # under PIL's bound, over genzoo's
+    png[29:33] = struct.pack(">I", zlib.crc32(bytes(png[12:29])))
+    (tmp_path / "imgs" / "bomb.png").write_bytes(bytes(png))
+    with pytest.raises(GenzooError, match=r"bomb.png is 9000×9000 pixels"):
+        folder_images(tmp_path / "imgs")
 
 
 # --- CelebA -------------------------------------------------------------------------------------

@@ -78,16 +78,40 @@ def load_batch(path: os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     labels = entry.get(b"labels", entry.get("labels"))
     if data is None or labels is None:
         raise GenzooError(f"{path} lacks the keys b'data' and b'labels' of a CIFAR-10 batch")
-    if isinstance(data, bytes | bytearray):
-        data = np.frombuffer(data, dtype=np.uint8)
-    data, labels = np.asarray(data), np.asarray(labels, dtype=np.int64).reshape(-1)
-    if data.size != len(labels) * 3072 or (data.dtype != np.uint8 and (
-            data.min(initial=0) < 0 or data.max(initial=0) > 255)) or \
-            (len(labels) and (labels.min() < 0 or labels.max() > 9)):
-        raise GenzooError(f"{path} holds data {data.dtype} {data.shape} and {len(labels)} "
-                          f"labels; a CIFAR-10 batch has (N, 3072) uint8 and labels 0..9")
+    data, labels = _checked_batch(path, data, labels)
     # each row is 1024 red, 1024 green, 1024 blue values, each a row-major 32x32 plane
     return data.astype(np.uint8, copy=False).reshape(-1, 3, 32, 32), labels
+
+
+def _checked_batch(path: os.PathLike[str], data: Any,
+                   labels: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The batch's arrays, checked against the format before anything is converted.
+
+    Types and sizes are checked first: a pickle can refer to one object many times, so a list
+    of references to one 2 MB bytes object would become gigabytes under ``np.asarray``."""
+    wrong = (f"{path} is not a CIFAR-10 batch: a batch has b'data' (N, 3072) uint8 and "
+             f"b'labels' N integers 0..9")
+    if isinstance(data, bytes | bytearray):
+        data = np.frombuffer(data, dtype=np.uint8)
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.size % 3072 \
+            or data.ndim not in (1, 2) or (data.ndim == 2 and data.shape[1] != 3072):
+        shape = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else \
+            type(data).__name__
+        raise GenzooError(f"{wrong}; its data is {shape}")
+    n = data.size // 3072
+    if data.nbytes > os.path.getsize(path):
+        raise GenzooError(f"{wrong}; its data ({data.nbytes:,} bytes) is larger than the file")
+    if isinstance(labels, np.ndarray):
+        ok = labels.ndim == 1 and labels.dtype.kind in "iu" and len(labels) == n
+    else:
+        ok = isinstance(labels, list) and len(labels) == n and all(
+            type(v) is int for v in labels)
+    if not ok:
+        raise GenzooError(f"{wrong}; it has {n} images and labels of another length or type")
+    labels = np.asarray(labels, dtype=np.int64)
+    if n and (labels.min() < 0 or labels.max() > 9):
+        raise GenzooError(f"{wrong}; its labels run {labels.min()}..{labels.max()}")
+    return data, labels
 
 
 class CIFAR10(ImageDataset):

@@ -21,6 +21,9 @@ from genzoo.errors import GenzooError
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff",
                             ".ppm", ".pgm"})
 _CHUNK = 2048  # images decoded per thread-pool round; bounds memory held in flight
+# The largest image decoded (width × height): 64 megapixels, 192 MB as RGB. PIL reads the size
+# from the header before decoding, so a 20000×20000 PNG of a few kB is refused, not allocated.
+MAX_PIXELS = 64_000_000
 
 
 def is_image(name: str) -> bool:
@@ -95,13 +98,35 @@ class ImageTree:
         return self._zip
 
 
-def decode_image(data: bytes, size: int, channels: int) -> np.ndarray:
+def open_image(data: bytes, name: str) -> Any:
+    """A PIL image of ``data``, refused in one line when its header declares more than
+    ``MAX_PIXELS`` pixels (a decompression bomb or a photo far larger than any dataset's)."""
+    from PIL import Image
+
+    try:
+        img = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:  # PIL's own bound, above ours: the header is absurd
+        w = h = None
+    else:
+        w, h = img.size
+    if w is None or h is None:
+        raise GenzooError(f"{name} declares more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels "
+                          f"(a decompression bomb?); genzoo decodes at most {MAX_PIXELS:,}; "
+                          f"resize it or remove it")
+    if w * h > MAX_PIXELS:
+        img.close()
+        raise GenzooError(f"{name} is {w}×{h} pixels, more than the {MAX_PIXELS:,} genzoo "
+                          f"decodes; resize it (e.g. to the dataset's size) or remove it")
+    return img
+
+
+def decode_image(data: bytes, size: int, channels: int, name: str = "image") -> np.ndarray:
     """One encoded image to uint8 (channels, size, size): the shorter side resized to ``size``
     (Lanczos), then the centre ``size`` × ``size`` crop. CelebA's 178×218 becomes 64×78 and
     rows 7..70, exactly the 64×64 version the paper's code (Fuel's celeba_64) trained on."""
     from PIL import Image
 
-    with Image.open(io.BytesIO(data)) as img:
+    with open_image(data, name) as img:
         img = img.convert("RGB" if channels == 3 else "L")
         w, h = img.size
         if min(w, h) != size:
@@ -127,7 +152,7 @@ def decode_into(out: np.ndarray, names: Sequence[str], read: Callable[[str], byt
 
     def one(name: str) -> np.ndarray:
         try:
-            return decode_image(read(name), size, channels)
+            return decode_image(read(name), size, channels, name)
         except GenzooError:
             raise
         except Exception as exc:  # PIL raises many types for a bad file
