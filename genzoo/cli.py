@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import json
 import math
@@ -52,6 +53,22 @@ def debug_enabled() -> bool:
     return _state["debug"] or os.environ.get("GENZOO_DEBUG", "") not in ("", "0")
 
 
+# errors of the environment, not of genzoo: a full disk, a read-only or forbidden folder
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def environment_error(exc: OSError) -> str | None:
+    """The one line for an OSError the user's machine caused, or None for any other."""
+    if exc.errno not in _ENVIRONMENT_ERRNOS:
+        return None
+    where = f" writing {exc.filename}" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (f"the disk is full{where}; free some space and run the command again (files "
+                f"genzoo writes are replaced only once complete: a run keeps its last "
+                f"complete checkpoint)")
+    return f"{exc.strerror}{where}; choose a folder you can write to, or fix its permissions"
+
+
 @contextmanager
 def user_errors():
     """Turn GenzooError into one line on stderr and exit code 2 (the traceback with --debug)."""
@@ -61,6 +78,14 @@ def user_errors():
         if debug_enabled():  # the traceback, and still bad input's exit code
             traceback.print_exc()
         err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        line = environment_error(exc)
+        if line is None:
+            raise
+        if debug_enabled():
+            traceback.print_exc()
+        err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt as exc:
         from genzoo.trainer import TrainingInterrupted
@@ -666,17 +691,30 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except GenzooError as exc:  # raised outside a command (e.g. plugin loading)
         if debug_enabled():
-            raise
+            traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    except Exception:
+    except OSError as exc:
+        line = environment_error(exc)
+        if line is None:
+            raise_internal()
         if debug_enabled():
-            raise
-        exc_type, exc_value, _ = sys.exc_info()
-        print(f"internal error: {exc_type.__name__}: {exc_value}; rerun with --debug for the "
-              f"traceback and report it", file=sys.stderr)
-        sys.exit(1)
+            traceback.print_exc()
+        print(f"error: {line}", file=sys.stderr)
+        sys.exit(2)
+    except Exception:
+        raise_internal()
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def raise_internal() -> None:
+    """For an exception being handled that is genzoo's fault: one line and exit 1."""
+    if debug_enabled():
+        raise
+    exc_type, exc_value, _ = sys.exc_info()
+    print(f"internal error: {exc_type.__name__}: {exc_value}; rerun with --debug for the "
+          f"traceback and report it", file=sys.stderr)
+    sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -232,8 +232,12 @@ class Run:
             Path(tmp).unlink(missing_ok=True)
             raise
         _fsync_dir(self.checkpoint_dir)
-        atomic_write_json(meta_path, {**meta, "step": step, "format": FORMAT_VERSION,
-                                      "sha256": digest})
+        try:
+            atomic_write_json(meta_path, {**meta, "step": step, "format": FORMAT_VERSION,
+                                          "sha256": digest})
+        except BaseException:  # e.g. the disk filled up: a tensor file without its sidecar
+            tensor_path.unlink(missing_ok=True)  # is not a checkpoint; the previous one stays
+            raise
         self._prune(keep)
         return tensor_path
 

@@ -272,3 +272,59 @@ def test_a_config_that_is_a_list_or_a_checkpoint_without_rng_is_refused(tmp_path
     (run / "config.json").write_text("[1, 2]")
     assert run_cli(["sample", str(run), "-o", str(tmp_path / "s.npy")]) == 2
     assert "holds a JSON list, not a run's settings" in capsys.readouterr().err
+
+
+def test_a_full_disk_is_one_line_and_the_last_complete_checkpoint_stays(
+        tmp_path, capsys, monkeypatch):
+    import errno
+
+    import genzoo.runs as runs_mod
+
+    run = tmp_path / "r"
+    real = runs_mod.atomic_write_json
+    saved = []
+
+    def full_at_the_second_sidecar(path, obj):
+        if path.suffix == ".json" and path.parent.name == "checkpoints":
+            saved.append(path)
+            if len(saved) == 2:
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, obj)
+
+    monkeypatch.setattr(runs_mod, "atomic_write_json", full_at_the_second_sidecar)
+    assert run_cli(["train", *GAN, "--steps", "20", "--checkpoint-every", "10",
+                    "--out", str(run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the disk is full writing" in err[0] and "Traceback" not in err[0]
+    assert Run(run).checkpoint_steps() == [10]  # the half-written step 20 is not a checkpoint
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "step-00000010.json", "step-00000010.safetensors"]
+    monkeypatch.setattr(runs_mod, "atomic_write_json", real)
+    assert run_cli(["train", "--resume", str(run)]) == 0  # space freed: it carries on
+    assert Run(run).checkpoint_steps()[-1] == 20
+
+
+def test_a_read_only_out_is_one_line_with_exit_2_even_under_debug(tmp_path, capsys,
+                                                                  monkeypatch):
+    import errno
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    if os.geteuid() == 0:  # root writes anywhere: make the folder refuse as it would a user
+        real_mkdir = Path.mkdir
+
+        def mkdir(self, *a, **k):
+            if ro in self.parents:
+                raise PermissionError(errno.EACCES, "Permission denied", str(self))
+            return real_mkdir(self, *a, **k)
+
+        monkeypatch.setattr(Path, "mkdir", mkdir)
+    try:
+        for debug in ([], ["--debug"]):
+            assert run_cli([*debug, "train", *GAN, "--steps", "10",
+                            "--out", str(ro / "r")]) == 2
+            err = capsys.readouterr().err.strip().splitlines()
+            assert "Permission denied" in err[-1] and (debug or len(err) == 1)
+    finally:
+        ro.chmod(0o700)
