@@ -120,6 +120,10 @@ def plugins_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON
         for col in ("plugin", "distribution", "version", "models", "datasets", "evaluators"):
             table.add_column(col)
         for p in reg.plugins.values():
+            if p.disabled:
+                table.add_row(p.name, p.distribution, p.version,
+                              "[dim]disabled (GENZOO_DISABLE_PLUGINS)", "", "")
+                continue
             if p.error:
                 table.add_row(p.name, p.distribution, p.version, f"[red]failed: {p.error}",
                               "", "")

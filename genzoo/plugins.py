@@ -11,7 +11,9 @@ Environment:
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import sys
 import traceback
 from collections.abc import Iterable
@@ -77,10 +79,13 @@ def build_registry(extra_plugins: Iterable[tuple[str, Any]] = (),
         eps = sorted(entry_points(group=ENTRY_POINT_GROUP),
                      key=lambda e: (_distribution(e)[0] != "genzoo", e.name))
         for ep in eps:
-            if ep.name in blocked or ep.name in registry.plugins:
+            if ep.name in registry.plugins:
                 continue
             dist, version = _distribution(ep)
-            info = registry.plugins[ep.name] = PluginInfo(ep.name, dist, version)
+            info = registry.plugins[ep.name] = PluginInfo(ep.name, dist, version,
+                                                          disabled=ep.name in blocked)
+            if info.disabled:
+                continue
             try:
                 candidates.append((ep.name, ep.load(), dist, version))
             except (Exception, SystemExit) as exc:  # a broken plugin must not take the
@@ -91,22 +96,36 @@ def build_registry(extra_plugins: Iterable[tuple[str, Any]] = (),
         registry.plugins[name] = PluginInfo(name, "<local>", "")
         candidates.append((name, plugin, "<local>", ""))
 
+    if use_entry_points:
+        for name in sorted(blocked - set(registry.plugins)):
+            installed = sorted(registry.plugins)
+            close = difflib.get_close_matches(name, installed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            print(f"warning: GENZOO_DISABLE_PLUGINS names {name!r}, which is not an installed "
+                  f"plugin (installed: {', '.join(installed)}){hint}", file=sys.stderr)
+
     for name, plugin, _, _ in candidates:
         try:
             pm.register(plugin, name=name)
         except pluggy.PluginValidationError as exc:
-            _fail(registry.plugins[name], exc, "is invalid", fatal=True)
+            _fail(registry.plugins[name], exc, "is invalid")
         except ValueError as exc:  # pluggy: the same module under a second entry-point name
             first = next((n for n, p in pm.list_name_plugin() if p is plugin), "?")
             raise PluginError(f"plugin {name!r} is the same module as plugin {first!r}; give "
                               f"it one entry point, or block one with "
                               f"GENZOO_DISABLE_PLUGINS={name}") from exc
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        owner = pm.get_name(exc.plugin) if exc.plugin is not None else "?"
-        raise PluginError(f"plugin {owner!r}: {exc}; hooks are named in genzoo.hookspecs "
-                          f"(see docs/plugins.md)") from exc
+    while True:  # a hookimpl that matches no hookspec: that plugin is skipped whole
+        try:
+            pm.check_pending()
+            break
+        except pluggy.PluginValidationError as exc:
+            owner = pm.get_name(exc.plugin) if exc.plugin is not None else None
+            if owner is None or owner not in registry.plugins:
+                raise PluginError(f"a plugin declares an unknown hook: {_one_line(exc)}") \
+                    from exc
+            pm.unregister(exc.plugin)
+            _fail(registry.plugins[owner], exc, "declares a hook genzoo does not have",
+                  hint=_hook_hint(str(exc)))
 
     for hook_name, attr in _REGISTER_HOOKS.items():
         sub = getattr(registry, attr)
@@ -143,9 +162,26 @@ def _drop(registry: Registry, info: PluginInfo) -> None:
         names.clear()
 
 
-def _fail(info: PluginInfo, exc: BaseException, what: str, fatal: bool = False) -> None:
+def _one_line(exc: BaseException) -> str:
+    """pluggy's messages span lines (the detail last): all of it, on one line."""
+    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
+def _hook_hint(message: str) -> str:
+    """``did you mean genzoo_register_models?`` for a hook name that is nearly right."""
+    m = re.search(r"unknown hook '([^']+)'", message)
+    if not m:
+        return ""
+    names = [n for n in dir(hookspecs) if n.startswith("genzoo_")]
+    close = difflib.get_close_matches(m.group(1), names, n=1, cutoff=0.5)
+    return (f"did you mean {close[0]}?" if close else
+            f"genzoo's hooks are {', '.join(names)}")
+
+
+def _fail(info: PluginInfo, exc: BaseException, what: str, fatal: bool = False,
+          hint: str = "") -> None:
     """Record a plugin's failure; raise if it is fatal or strict mode is on, else warn."""
-    info.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    info.error = f"{type(exc).__name__}: {_one_line(exc)}" + (f"; {hint}" if hint else "")
     message = f"plugin {info.name!r} ({info.distribution}) {what}: {info.error}"
     if fatal:
         raise PluginError(message) from exc

@@ -128,10 +128,11 @@ class PluginInfo:
     registered: dict[str, list[str]] = field(
         default_factory=lambda: {"models": [], "datasets": [], "evaluators": []})
     error: str | None = None
+    disabled: bool = False  # named in GENZOO_DISABLE_PLUGINS: listed, never imported
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "distribution": self.distribution, "version": self.version,
-                **self.registered, "error": self.error}
+                **self.registered, "error": self.error, "disabled": self.disabled}
 
 
 @dataclass

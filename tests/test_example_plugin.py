@@ -59,7 +59,8 @@ def test_genzoo_discovers_trains_samples_and_evaluates_the_installed_example(sit
     example = next(p for p in data["plugins"] if p["name"] == "example")
     assert example == {"name": "example", "distribution": "genzoo-example-plugin",
                        "version": "0.1.0", "models": ["gaussian"], "datasets": ["blob"],
-                       "evaluators": ["mean-error"], "error": None}
+                       "evaluators": ["mean-error"], "error": None,
+                       "disabled": False}
     assert {"gan", "vae"} <= {m["name"] for m in data["models"]}  # the bundled ones still load
 
     trained = run(site, "train", "gaussian", "--toy", "grid25", "--steps", "20", "--out", "r",
@@ -86,11 +87,13 @@ def test_genzoo_discovers_trains_samples_and_evaluates_the_installed_example(sit
 def test_the_example_can_be_blocked_by_name(site, tmp_path):
     env_run = run(site, "-c", "import os, json; os.environ['GENZOO_DISABLE_PLUGINS'] = "
                   "'example'; from genzoo.plugins import build_registry; "
-                  "print(json.dumps(sorted(build_registry().plugins)))", cwd=tmp_path,
+                  "r = build_registry(); print(json.dumps({n: p.disabled for n, p in "
+                  "r.plugins.items()}), sorted(r.models.names()))", cwd=tmp_path,
                   genzoo=False)
     assert env_run.returncode == 0, env_run.stderr
-    names = json.loads(env_run.stdout)
-    assert "example" not in names and "gan" in names
+    disabled = json.loads(env_run.stdout.split("}")[0] + "}")
+    assert disabled["example"] and not disabled["gan"]  # listed as disabled, never loaded
+    assert "gaussian" not in env_run.stdout and "'gan'" in env_run.stdout
 
 
 def test_the_examples_own_tests_pass_against_the_installed_plugin(site, tmp_path):
