@@ -73,6 +73,11 @@ def start(registry: Registry, model_name: str, dataset_name: str, *, out: Path |
         "world_size": distributed.env_world_size(),  # processes; batch_size is per process
         "genzoo_version": genzoo.__version__, "torch_version": torch.__version__,
         "plugins": _plugin_versions(registry),
+        # who provides the model and the dataset: a run opened where that plugin is missing
+        # says which plugin (and version) to install, not just "unknown model"
+        "model_plugin": registry.models.get(model_name).owner,
+        "dataset_plugin": (registry.datasets.get(dataset_name).owner
+                           if dataset_name in registry.datasets else None),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     # under torchrun only rank 0 creates (and writes) the run directory
@@ -103,6 +108,7 @@ def open_run(registry: Registry, run_dir: Path, *, device: str = "auto",
     data_options = dict(config.get("data_options", {}))
     if data_dir is not None:  # the data moved since the run was made
         data_options["data_dir"] = str(Path(data_dir).expanduser().resolve())
+    _check_recorded_plugins(registry, run.path, config)
     dataset = registry.dataset(dataset_name, **data_options)
     cls = registry.model(model_name)
     model_config = config_lib.from_dict(cls.Config, config.get("model_config", {}))
@@ -112,6 +118,24 @@ def open_run(registry: Registry, run_dir: Path, *, device: str = "auto",
     if load_weights:
         trainer.resume(fresh_ok=fresh_ok)
     return Session(model, dataset, run, trainer, config)
+
+
+def _check_recorded_plugins(registry: Registry, run_dir: Path, config: dict[str, Any]) -> None:
+    """Refuse, naming the plugin and version the run records, a run whose model or dataset
+    comes from a plugin that is not loaded here (uninstalled, disabled or broken)."""
+    for kind, sub in (("model", registry.models), ("dataset", registry.datasets)):
+        name, owner = config.get(kind), config.get(f"{kind}_plugin")
+        if not isinstance(name, str) or name in sub or not isinstance(owner, str):
+            continue
+        version = (config.get("plugins") or {}).get(owner, "")
+        info = registry.plugins.get(owner)
+        state = ("not installed" if info is None else
+                 "disabled by GENZOO_DISABLE_PLUGINS" if info.disabled else
+                 f"installed but failed to load ({info.error})" if info.error else
+                 "installed but no longer registers it")
+        raise GenzooError(f"{run_dir} was trained with {kind} {name!r} of plugin {owner!r} "
+                          f"{version}, which is {state} here; install or enable that plugin "
+                          f"to use this run".replace("  ", " "))
 
 
 def build_model_from_config(cls: type[Model], model_config: Any, dataset: Dataset,

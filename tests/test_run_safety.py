@@ -328,3 +328,30 @@ def test_a_read_only_out_is_one_line_with_exit_2_even_under_debug(tmp_path, caps
             assert "Permission denied" in err[-1] and (debug or len(err) == 1)
     finally:
         ro.chmod(0o700)
+
+
+def test_a_run_whose_plugin_is_missing_names_the_plugin_and_version(tmp_path, capsys,
+                                                                     monkeypatch):
+    from genzoo import plugins
+
+    run = tmp_path / "r"
+    assert run_cli(["train", *GAN, "--steps", "10", "--out", str(run)]) == 0
+    config = json.loads((run / "config.json").read_text())
+    owner = config["model_plugin"]
+    assert owner in config["plugins"] and config["dataset_plugin"]
+    capsys.readouterr()
+    monkeypatch.setenv("GENZOO_DISABLE_PLUGINS", owner)
+    plugins.reset()
+    try:
+        assert run_cli(["sample", str(run), "-o", str(tmp_path / "s.npy")]) == 2
+    finally:
+        monkeypatch.delenv("GENZOO_DISABLE_PLUGINS")
+        plugins.reset()
+    err = capsys.readouterr().err.strip()
+    assert f"model 'gan' of plugin {owner!r} {config['plugins'][owner]}" in err
+    assert "disabled by GENZOO_DISABLE_PLUGINS" in err and len(err.splitlines()) == 1
+    config.update(model="aae", model_plugin="genzoo-aae", plugins={"genzoo-aae": "0.3.1"})
+    (run / "config.json").write_text(json.dumps(config))
+    assert run_cli(["evaluate", str(run), "-m", "mode-coverage"]) == 2
+    err = capsys.readouterr().err
+    assert "model 'aae' of plugin 'genzoo-aae' 0.3.1, which is not installed here" in err
