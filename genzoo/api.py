@@ -16,7 +16,7 @@ from genzoo import config as config_lib
 from genzoo import distributed, sampling, tblog
 from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError
-from genzoo.evaluators.base import EvalResult
+from genzoo.evaluators.base import EvalResult, check_options
 from genzoo.model import Model
 from genzoo.registry import Registry
 from genzoo.runs import Run, atomic_write_json
@@ -159,6 +159,7 @@ def evaluate(registry: Registry, session: Session, metrics: Sequence[str], *,
     if sampling.check_sampler(sampler) != "raw":
         model = sampling.Guided(session.model, sampler, session.dataset, options)
     evaluators = [registry.evaluator(name)(**(options or {})) for name in metrics]
+    check_options(evaluators, options or {}, also=sampling.DEFAULTS)
     for ev in evaluators:  # refuse early, before any slow evaluator runs
         ev.check(model, session.dataset)
     out_dir = session.run.path if session.run is not None else None

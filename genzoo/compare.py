@@ -31,7 +31,7 @@ from genzoo import api
 from genzoo import config as config_lib
 from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError
-from genzoo.evaluators.base import eval_rng, heldout
+from genzoo.evaluators.base import check_options, eval_rng, heldout
 from genzoo.evaluators.mode_coverage import mixture_reason
 from genzoo.locks import LOCK_NAME, DirLock
 from genzoo.model import Model, can_phrase
@@ -376,6 +376,10 @@ def _validate(registry: Registry, settings: CompareSettings, out: Path,
         cls = registry.model(name)
         cls.make_config(dataset.spec, settings.preset, settings.overrides.get(name, {}))
         classes.append(cls)
+    from genzoo.sampling import DEFAULTS as SAMPLER_OPTIONS
+
+    check_options([registry.evaluator(n) for n in settings.metrics or registry.evaluators.names()],
+                  settings.eval_options, also=SAMPLER_OPTIONS)
     for name in settings.metrics or []:  # asked for by name: it must be able to score something
         ev = registry.evaluator(name)(**settings.eval_options)
         why = ev.applies_to(dataset)

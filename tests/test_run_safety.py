@@ -355,3 +355,22 @@ def test_a_run_whose_plugin_is_missing_names_the_plugin_and_version(tmp_path, ca
     assert run_cli(["evaluate", str(run), "-m", "mode-coverage"]) == 2
     err = capsys.readouterr().err
     assert "model 'aae' of plugin 'genzoo-aae' 0.3.1, which is not installed here" in err
+
+
+def test_an_eval_option_no_evaluator_reads_is_refused_with_a_suggestion(tmp_path, capsys):
+    from host_helpers import assert_compare_refuses
+
+    run = tmp_path / "r"
+    assert run_cli(["train", *GAN, "--steps", "10", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert run_cli(["evaluate", str(run), "-m", "mode-coverage", "--eval-option",
+                    "sample=500"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "'sample' is read by none of mode-coverage; did you mean samples?" in err
+    assert len(err.splitlines()) == 1 and not (run / "results.json").exists()
+    # the samplers' keys and the evaluators' own keys pass
+    assert run_cli(["evaluate", str(run), "-m", "mode-coverage", "--eval-option",
+                    "samples=500", "--eval-option", "mh_steps=5"]) == 0
+    assert_compare_refuses(["gan", "--toy", "grid25", "--steps", "5", "--eval-option",
+                            "fid_sample=10"], "'fid_sample' is read by none of",
+                           tmp_path / "c", capsys)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -29,6 +31,8 @@ class Evaluator:
     name: ClassVar[str] = ""
     requires: ClassVar[frozenset[str]] = frozenset()  # model capabilities needed
     metrics: ClassVar[tuple[str, ...]] = ()  # names of the metrics it can report
+    # the --eval-option keys it reads; None (undeclared) lets any key through unchecked
+    options_accepted: ClassVar[frozenset[str] | None] = None
 
     def __init__(self, **options: Any):
         self.options = options
@@ -54,6 +58,24 @@ class Evaluator:
                  out_dir: Path | None = None) -> EvalResult:
         """Score ``model`` (all its replicas) on ``dataset``; write artifacts to ``out_dir``."""
         raise NotImplementedError
+
+
+def check_options(evaluators: Sequence[type[Evaluator] | Evaluator], options: Mapping[str, Any],
+                  also: Iterable[str] = ()) -> None:
+    """Refuse an option key none of ``evaluators`` (nor ``also``, e.g. the samplers' keys)
+    reads: a misspelt ``--eval-option fid_sample=500`` would otherwise be silently ignored.
+    Unchecked when any evaluator does not declare ``options_accepted``."""
+    declared = [ev.options_accepted for ev in evaluators]
+    if any(keys is None for keys in declared):
+        return
+    known = set(also).union(*declared)
+    for key in options:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}? " if close else ""
+            names = ", ".join(ev.name for ev in evaluators)
+            raise GenzooError(f"--eval-option {key!r} is read by none of {names}; {hint}"
+                              f"(keys: {', '.join(sorted(known))})")
 
 
 def eval_rng(model: Model, seed: int = 0, stream: str = "eval") -> ReplicaRNG:

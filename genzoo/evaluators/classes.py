@@ -95,6 +95,7 @@ class ClassAgreement(_ClassEvaluator):
     """Whether reconstructions of held-out images keep their class."""
 
     name = "class-agreement"
+    options_accepted = frozenset({"heldout", "chunk"})
     requires = frozenset({"reconstruct"})
     metrics = ("class_agreement", "classifier_accuracy")
 
@@ -119,6 +120,7 @@ class ClassifierScore(_ClassEvaluator):
     """ALICE's classifier-based inception score and the class histogram of samples."""
 
     name = "icp"
+    options_accepted = frozenset({"samples", "chunk", "heldout"})
     requires = frozenset({"sample"})
     metrics = ("icp", "icp_real", "class_share_min", "class_share_max",
                "classifier_accuracy")

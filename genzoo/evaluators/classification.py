@@ -24,6 +24,7 @@ class Classification(Evaluator):
     """Test error of the model's classifier (classify capability) on a labelled dataset."""
 
     name = "classification"
+    options_accepted = frozenset({"heldout"})
     requires = frozenset({"classify"})
     metrics = ("test_error",)
 

@@ -43,6 +43,8 @@ def _positive(options: dict[str, Any], name: str, default: int, minimum: int = 1
 
 class _InceptionEvaluator(Evaluator):
     requires = frozenset({"sample"})
+    options_accepted = frozenset({"fid_samples", "fid_reference", "fid_batch_size", "fid_split",
+                                  "fid_weights", "kid_subsets", "kid_subset_size"})
 
     def applies_to(self, dataset: Dataset) -> str | None:
         spec = dataset.spec

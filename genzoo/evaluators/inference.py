@@ -74,6 +74,7 @@ class InferenceQuality(Evaluator):
     """Encoder quality: q(z) against p(z), reconstruction error and mode accuracy."""
 
     name = "inference"
+    options_accepted = frozenset({"heldout", "latent_points", "threshold", "chunk"})
     requires = frozenset({"encode"})
     metrics = ("latent_match", "reconstruction_error", "reconstruction_mode_accuracy")
 

@@ -96,6 +96,7 @@ class Interpolation(Evaluator):
     well the ends reconstruct and how evenly the path moves."""
 
     name = "interpolation"
+    options_accepted = frozenset({"pairs", "steps", "chunk"})
     requires = frozenset({"encode"})  # encode comes with decode (the Model rules)
     metrics = ("interpolation_endpoint_mse", "interpolation_largest_step")
 

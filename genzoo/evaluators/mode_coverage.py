@@ -104,6 +104,7 @@ class ModeCoverage(Evaluator):
     """Modes covered, high-quality fraction and reverse KL (ALI paper and PacGAN protocols)."""
 
     name = "mode-coverage"
+    options_accepted = frozenset({"samples", "samples_paper", "threshold", "chunk"})
     requires = frozenset({"sample"})
     metrics = ("modes_paper", "dropped_modes_paper", "modes", "high_quality", "reverse_kl")
 

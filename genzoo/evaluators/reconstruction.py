@@ -121,6 +121,7 @@ class Reconstruction(Evaluator):
     grid of them in the paper's layout."""
 
     name = "reconstruction"
+    options_accepted = frozenset({"heldout", "grid_pairs", "chunk"})
     requires = frozenset({"reconstruct"})
     metrics = ("reconstruction_mse", "reconstruction_normalized")
 

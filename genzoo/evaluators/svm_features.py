@@ -345,6 +345,7 @@ class SVMFeatures(Evaluator):
     """Mean ± std test error of linear SVMs on the model's features over label draws."""
 
     name = "svm-features"
+    options_accepted = frozenset({"features", "labels", "draws", "balanced", "select", "chunk"})
     requires = frozenset({"features"})
     metrics = ("error", "error_std", "log_c", "val_error")
 
