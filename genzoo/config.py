@@ -90,9 +90,17 @@ def build(config_cls: type[C], *layers: dict[str, Any]) -> C:
     if unknown:
         raise GenzooError(f"unknown setting(s) {', '.join(sorted(unknown))} for "
                           f"{config_cls.__name__}")
+    bounds = {f.name: f.metadata for f in dataclasses.fields(config_cls)}
     for key, value in merged.items():
-        check_value(key, value)
+        check_value(key, value, **{k: v for k, v in bounds[key].items()
+                                   if k in ("minimum", "below")})
     return config_cls(**merged)
+
+
+def bounded(default: Any, *, minimum: float | None = None, below: float | None = None) -> Any:
+    """A config field whose value must be ≥ ``minimum`` and < ``below``: ``--set`` outside the
+    range is refused in one line (``disc_layers: int = bounded(3, minimum=1)``)."""
+    return dataclasses.field(default=default, metadata={"minimum": minimum, "below": below})
 
 
 # settings that are rates, sizes or counts of something: zero or below never trains
@@ -100,15 +108,21 @@ _POSITIVE = ("lr", "lr_d", "z_dim", "batch_size", "steps", "image_width", "decod
              "encoder_hidden", "disc_units", "disc_branch_units")
 
 
-def check_value(key: str, value: Any) -> None:
-    """Refuse what no setting can mean: NaN or infinite numbers, and a learning rate, width or
-    count that is not positive (``--set lr=-1``, ``z_dim=0``)."""
+def check_value(key: str, value: Any, minimum: float | None = None,
+                below: float | None = None) -> None:
+    """Refuse what no setting can mean: NaN or infinite numbers, a learning rate, width or
+    count that is not positive (``--set lr=-1``, ``z_dim=0``), and a value outside the range a
+    field declares with ``bounded``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return
     if not math.isfinite(value):
         raise GenzooError(f"setting {key}={value} is not a finite number")
     if key in _POSITIVE and value <= 0:
         raise GenzooError(f"setting {key}={value} must be positive")
+    if minimum is not None and value < minimum:
+        raise GenzooError(f"setting {key}={value} must be at least {minimum}")
+    if below is not None and value >= below:
+        raise GenzooError(f"setting {key}={value} must be below {below}")
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -374,3 +374,16 @@ def test_an_eval_option_no_evaluator_reads_is_refused_with_a_suggestion(tmp_path
     assert_compare_refuses(["gan", "--toy", "grid25", "--steps", "5", "--eval-option",
                             "fid_sample=10"], "'fid_sample' is read by none of",
                            tmp_path / "c", capsys)
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("disc_layers=0", "disc_layers=0 must be at least 1"),
+    ("dropout_in=1.0", "dropout_in=1.0 must be below 1"),
+    ("disc_pieces=0", "disc_pieces=0 must be at least 1"),
+])
+def test_a_setting_outside_its_declared_range_is_refused(tmp_path, capsys, setting, message):
+    assert run_cli(["train", "ali", "--toy", "grid25", "--set", setting, "--steps", "5",
+                    "--out", str(tmp_path / "r"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "r").exists()  # refused before anything is written

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from genzoo.config import bounded
+
 Activation = Literal["maxout", "leaky_relu", "relu"]
 
 
@@ -41,11 +43,11 @@ class EncoderFields:
 @dataclass
 class DiscriminatorFields:
     disc_units: int = 128  # units per hidden layer of D's joint head (or of D(x) in a GAN)
-    disc_layers: int = 3  # hidden layers of that head
+    disc_layers: int = bounded(3, minimum=1)  # hidden layers of that head (0: a linear D)
     disc_activation: Activation = "leaky_relu"
-    disc_pieces: int = 5  # maxout pieces (with disc_activation = maxout)
-    dropout_in: float = 0.0  # dropout on D's input
-    dropout_hidden: float = 0.0  # dropout on the inputs of D's later layers
+    disc_pieces: int = bounded(5, minimum=1)  # maxout pieces (with disc_activation = maxout)
+    dropout_in: float = bounded(0.0, minimum=0, below=1)  # dropout on D's input
+    dropout_hidden: float = bounded(0.0, minimum=0, below=1)  # on the inputs of later layers
     # random Fourier features of x for D (Tancik et al. 2020): [x, sin(xW), cos(xW)] with fixed
     # W ~ N(0, disc_fourier_scale^2); lets a small D draw the grid's sharp modes early
     disc_fourier: int = 64  # number of frequencies; 0 = D sees x itself
