@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genzoo.errors import GenzooError
+from genzoo.errors import GenzooError, what_is
 
 TOML_KEYS = {"model", "dataset", "preset", "seeds", "steps", "batch_size", "precision",
              "log_every", "checkpoint_every", "checkpoint_minutes", "settings", "data_dir"}
@@ -49,7 +49,7 @@ def load(path: Path) -> TrainSpec:
     """The run described by ``path`` (``.toml``, or a run's ``config.json``)."""
     path = Path(path)
     if not path.is_file():
-        raise GenzooError(f"--config {path} is not a file; pass a .toml file or a run's "
+        raise GenzooError(f"--config {path} {what_is(path)}; pass a .toml file or a run's "
                           f"config.json")
     if path.suffix.lower() == ".toml":
         return _from_toml(path)
@@ -168,7 +168,7 @@ class CompareSpec:
 def load_compare(path: Path) -> CompareSpec:
     path = Path(path)
     if not path.is_file():
-        raise GenzooError(f"--config {path} is not a file; pass a .toml file")
+        raise GenzooError(f"--config {path} {what_is(path)}; pass a .toml file")
     data = _read_toml(path, COMPARE_KEYS)
     models = data.get("models", [])
     if not isinstance(models, list) or not all(isinstance(m, str) for m in models):

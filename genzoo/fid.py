@@ -33,7 +33,7 @@ import torch
 
 from genzoo.data.cache import note
 from genzoo.data.files import cache_home
-from genzoo.errors import GenzooError
+from genzoo.errors import GenzooError, what_is
 from genzoo.fid_weights import FidWeights, build_extractor, find_weights
 
 STATS_VERSION = 1  # bump when what the cached statistics hold changes
@@ -370,6 +370,9 @@ def resolve_source(text: str, registry: Any, data_options: dict[str, Any] | None
     """An existing path is a folder (or .zip) of images; otherwise ``NAME`` or ``NAME:SPLIT``
     names a dataset (split ``train`` unless given)."""
     path = Path(text).expanduser()
+    if path.exists() and not (path.is_dir() or path.is_file()):
+        raise GenzooError(f"{path} {what_is(path)}; pass a folder or .zip of images, or a "
+                          f"dataset name")
     if path.exists():
         return Source(str(path), folder_images(path, limit or None))
     name, split = text, "train"

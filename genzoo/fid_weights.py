@@ -193,6 +193,19 @@ def _source_groups(state: dict[str, torch.Tensor]
             yield (state[key], state[f"{base}.beta"], state[f"{base}.mean"], state[f"{base}.var"])
 
 
+def _unpickler_reason(exc: Exception) -> str:
+    """Why torch.load refused a file, in a few words: torch's message is paragraphs of advice
+    (one of them to load with ``weights_only=False``, which genzoo never suggests)."""
+    advice = ("Weights only load failed", "Please file an issue", "Check the documentation",
+              "Re-running `torch.load`")
+    lines = [line.replace("WeightsUnpickler error:", "").strip()
+             for line in str(exc).splitlines()]
+    lines = [line for line in lines if line and not line.startswith(advice)]
+    if "weights_only" in str(exc):
+        return f"not a tensors-only file: {lines[0] if lines else 'it needs code to load'}"
+    return lines[0] if lines else type(exc).__name__
+
+
 def load_state_dict(weights: FidWeights) -> dict[str, torch.Tensor]:
     """The extractor's state dict from a .safetensors or torch-fidelity .pth file."""
     path = weights.path
@@ -201,9 +214,13 @@ def load_state_dict(weights: FidWeights) -> dict[str, torch.Tensor]:
             from safetensors.torch import load_file
 
             return load_file(str(path))
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about the pickle protocol: noise here
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 -- any unreadable file gets the same advice
-        raise GenzooError(f"cannot read FID Inception weights from {path} ({exc}); pass the "
+        # torch's message is many lines of advice, some of it to load unsafely: keep only why
+        reason = _unpickler_reason(exc)
+        raise GenzooError(f"cannot read FID Inception weights from {path} ({reason}); pass the "
                           f"{HUB_FILE} torch-fidelity downloads or a converted .safetensors "
                           f"file") from None
     if not isinstance(state, dict):

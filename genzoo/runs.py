@@ -29,7 +29,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from genzoo.errors import GenzooError
+from genzoo.errors import GenzooError, what_is
 from genzoo.locks import LOCK_NAME, DirLock
 
 CONFIG = "config.json"
@@ -147,7 +147,7 @@ class Run:
     def open(cls, path: Path) -> Run:
         path = Path(path)
         if not path.is_dir():
-            raise GenzooError(f"run directory {path} does not exist; pass a directory made by "
+            raise GenzooError(f"run directory {path} {what_is(path)}; pass a directory made by "
                               f"`genzoo train`")
         if not (path / CONFIG).is_file():
             raise GenzooError(f"{path} is not a genzoo run (no {CONFIG}); pass a directory "

@@ -319,3 +319,27 @@ def test_sources_are_folders_or_dataset_splits(tmp_path):
         fid.resolve_source(str(tmp_path / "missing"), reg)
     with pytest.raises(GenzooError, match="FID compares images"):
         fid.resolve_source("grid25", reg)
+
+
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_garbage_or_malicious_weights_are_one_line_that_never_advises_an_unsafe_load(
+        tmp_path, protocol):
+    import os
+    import pickle
+
+    marker = tmp_path / "code-ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.mkdir, (str(marker),))
+
+    evil, junk = tmp_path / "evil.pth", tmp_path / "junk.pth"
+    evil.write_bytes(pickle.dumps(Evil(), protocol=protocol))
+    junk.write_bytes(bytes(range(256)) * 20)
+    for path in (evil, junk):
+        with pytest.raises(GenzooError) as err:
+            fid_weights.load_state_dict(fid_weights.FidWeights(path, "option", ""))
+        msg = str(err.value)
+        assert "\n" not in msg and "cannot read FID Inception weights" in msg
+        assert "weights_only" not in msg and "arbitrary code" not in msg
+    assert not marker.exists()

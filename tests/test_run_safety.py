@@ -387,3 +387,14 @@ def test_a_setting_outside_its_declared_range_is_refused(tmp_path, capsys, setti
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "r").exists()  # refused before anything is written
+
+
+def test_a_named_pipe_is_called_what_it_is_not_missing(tmp_path, capsys):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for args in (["sample", str(fifo), "-o", str(tmp_path / "s.npy")],
+                 ["train", "--config", str(fifo), "--out", str(tmp_path / "r")],
+                 ["fid", str(fifo), "mnist5k"]):
+        assert run_cli(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert "is a named pipe (FIFO)" in err and len(err.splitlines()) == 1, args
