@@ -266,10 +266,13 @@ class Run:
             raise GenzooError(f"checkpoint sidecar {meta_path} is corrupt; {hint}") from None
         if not tensor_path.is_file():
             raise GenzooError(f"checkpoint {tensor_path} is missing; {hint}")
-        if not isinstance(meta, dict) or not isinstance(meta.get("sha256"), str):
+        if not isinstance(meta, dict):
+            raise GenzooError(f"checkpoint sidecar {meta_path} holds a JSON "
+                              f"{type(meta).__name__}, not a checkpoint's record; {hint}")
+        if not isinstance(meta.get("sha256"), str):
             raise GenzooError(f"checkpoint sidecar {meta_path} has no sha256 of its tensors, so "
                               f"they cannot be verified; {hint}")
-        if meta.get("step", step) != step:
+        if meta.get("step") != step:
             raise GenzooError(f"checkpoint sidecar {meta_path} says step {meta.get('step')}, "
                               f"its name step {step}; {hint}")
         if _sha256(tensor_path) != meta["sha256"]:

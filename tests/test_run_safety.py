@@ -398,3 +398,12 @@ def test_a_named_pipe_is_called_what_it_is_not_missing(tmp_path, capsys):
         assert run_cli(args) == 2
         err = capsys.readouterr().err.strip()
         assert "is a named pipe (FIFO)" in err and len(err.splitlines()) == 1, args
+
+
+@pytest.mark.slow
+def test_the_whole_fault_sweep_holds():
+    """bench/fault_sweep.py: every case of issue 13's sweep (about two minutes)."""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(root / "bench" / "fault_sweep.py")],
+                          capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stdout[-3000:]

@@ -282,8 +282,8 @@ def check_md5(path: Path, expected: str, published: Published) -> None:
         raise GenzooError(
             f"{path} has md5 {actual}, but the published {path.name} of {published.name!r} has "
             f"md5 {expected}: it is damaged or a different file; replace it with the one "
-            f"published at {published.page} (or pass verify=False / --no-verify if it is "
-            f"deliberately your own file in the same format)")
+            f"published at {published.page} (if it is deliberately your own file in the same "
+            f"format, `genzoo train --no-verify` or verify=False skips the check)")
 
 
 # --- download ----------------------------------------------------------------------------------
