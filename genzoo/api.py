@@ -149,8 +149,12 @@ def build_model_from_config(cls: type[Model], model_config: Any, dataset: Datase
 
 def evaluate(registry: Registry, session: Session, metrics: Sequence[str], *,
              seed: int = 0, options: dict[str, Any] | None = None,
-             write: bool = True, sampler: str = "raw") -> dict[str, EvalResult]:
+             write: bool = True, sampler: str = "raw",
+             check_keys: bool = True) -> dict[str, EvalResult]:
     """Run the named evaluators on a session's model; write results.json into its run.
+
+    ``check_keys``: refuse an option key none of ``metrics`` reads (off for a caller that
+    hands one evaluator at a time the options of several, as compare does).
 
     ``sampler`` (``genzoo.sampling``): ``raw`` scores the generator itself; ``drs`` or ``mh``
     scores discriminator-guided samples, adds each evaluator's ``acceptance_rate`` and keeps
@@ -159,7 +163,8 @@ def evaluate(registry: Registry, session: Session, metrics: Sequence[str], *,
     if sampling.check_sampler(sampler) != "raw":
         model = sampling.Guided(session.model, sampler, session.dataset, options)
     evaluators = [registry.evaluator(name)(**(options or {})) for name in metrics]
-    check_options(evaluators, options or {}, also=sampling.DEFAULTS)
+    if check_keys:
+        check_options(evaluators, options or {}, also=sampling.DEFAULTS)
     for ev in evaluators:  # refuse early, before any slow evaluator runs
         ev.check(model, session.dataset)
     out_dir = session.run.path if session.run is not None else None

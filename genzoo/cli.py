@@ -676,8 +676,7 @@ def fid_cmd(
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one-line errors for bad usage too, exit code 2."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if "--debug" in args:
-        _state["debug"] = True
+    _state["debug"] = "--debug" in args  # per call: an embedding program may call main again
     try:
         # without standalone mode, an Exit raised in a command comes back as the return value
         code = app(args=args, standalone_mode=False, prog_name="genzoo")

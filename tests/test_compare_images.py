@@ -208,14 +208,23 @@ def test_the_cpu_image_compare_scores_fid_on_1000_samples_and_says_so(registry, 
     assert "(1,000 samples)" in (out / "report.html").read_text()
 
 
-def test_an_explicit_fid_sample_count_is_kept(registry, tmp_path):
+def test_an_explicit_fid_sample_count_is_kept(registry, monkeypatch, tmp_path):
+    if "fid" not in registry.evaluators:
+        pytest.skip("the fid evaluator is not registered")
+    seen = []
+
+    def no_inception(self, model, dataset, *, seed=0, out_dir=None):
+        seen.append(self.options["fid_samples"])
+        raise GenzooError("no Inception in this test")
+
+    monkeypatch.setattr(registry.evaluator("fid"), "evaluate", no_inception)
     out = tmp_path / "cmp"
     code = run_cli(["compare", "tiny-ae", "--dataset", "digits", "--steps", "2", "--device",
-                    "cpu", "--metric", "reconstruction", "--eval-option", "fid_samples=50",
-                    "--out", str(out), "--no-progress"])
+                    "cpu", "--metric", "reconstruction", "--metric", "fid", "--eval-option",
+                    "fid_samples=50", "--out", str(out), "--no-progress"])
     assert code == 0
     results = json.loads((out / "results.json").read_text())
-    assert results["settings"]["eval_options"]["fid_samples"] == "50"
+    assert results["settings"]["eval_options"]["fid_samples"] == "50" and seen == [50]
 
 
 def test_the_image_report_shows_published_numbers_labelled(registry, tmp_path):

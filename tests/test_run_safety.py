@@ -320,6 +320,7 @@ def test_a_read_only_out_is_one_line_with_exit_2_even_under_debug(tmp_path, caps
             return real_mkdir(self, *a, **k)
 
         monkeypatch.setattr(Path, "mkdir", mkdir)
+    monkeypatch.setenv("GENZOO_DEBUG", "0")  # --debug sets it to 1: restored after the test
     try:
         for debug in ([], ["--debug"]):
             assert run_cli([*debug, "train", *GAN, "--steps", "10",

@@ -123,7 +123,7 @@ def test_a_sidecar_without_checksum_or_with_another_step_is_refused(tmp_path):
     with pytest.raises(GenzooError, match="has no sha256 of its tensors"):
         run.load_checkpoint()
     atomic_write_json(sidecar, [1, 2])  # a sidecar that is a JSON list
-    with pytest.raises(GenzooError, match="has no sha256"):
+    with pytest.raises(GenzooError, match="holds a JSON list, not a checkpoint"):
         run.load_checkpoint()
 
 
