@@ -93,7 +93,7 @@ def edit_sidecar(name: str, edit: Callable[[dict], object]) -> Callable[[Path], 
 def without_rng(w: Path) -> None:
     from safetensors.torch import load_file, save_file
 
-    from genzoo.runs import _sha256
+    from genzoo.training.runs import _sha256
 
     copy_run("NORNG")(w)
     meta = sidecar(w, "NORNG")
@@ -206,7 +206,7 @@ def second_writer(w: Path) -> str | None:
     """A run directory held by another process: the second writer is refused naming it."""
     copy_run("LOCKED")(w)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from genzoo.locks import DirLock; "
+        [sys.executable, "-c", "import sys, time; from genzoo.training.locks import DirLock; "
          "lock = DirLock(sys.argv[1], 'a test holder'); lock.__enter__(); print('held', "
          "flush=True); time.sleep(60)", str(w / "LOCKED")], stdout=subprocess.PIPE, text=True)
     try:

@@ -73,7 +73,9 @@ def main() -> None:
 
     from toy_flops import matmul_rate
 
-    from genzoo import fid, fid_weights, plugins
+    from genzoo.core import plugins
+    from genzoo.evaluators import frechet as fid
+    from genzoo.evaluators import inception as fid_weights
 
     weights = fid_weights.find_weights(args.weights)
     net = fid.InceptionFeatures(weights)

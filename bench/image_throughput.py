@@ -103,8 +103,9 @@ def reference_step(data: torch.Tensor, seed: int = 0) -> Callable[[], tuple[floa
 
 def genzoo_trainer(data_dir: Path, precision: str = "fp32"):
     """genzoo's trainer for ``ali`` on svhn at its default preset (Table 4), no run folder."""
-    from genzoo import api, plugins
-    from genzoo.trainer import TrainSettings
+    from genzoo import api
+    from genzoo.core import plugins
+    from genzoo.training.trainer import TrainSettings
 
     settings = TrainSettings(steps=1, batch_size=BATCH, log_every=100, checkpoint_every=0,
                              precision=precision)

@@ -131,7 +131,7 @@ class Reference:
 
 
 def _fid_of(images: torch.Tensor, dataset) -> float:
-    from genzoo import fid
+    from genzoo.evaluators import frechet as fid
 
     net = fid.extractor()
     real = fid.image_stats([fid.dataset_images(dataset, "train", None)], net,
@@ -161,7 +161,8 @@ def _train(args: argparse.Namespace, out: Path) -> float:
 
 
 def _scores(run: Path, svm_draws: int) -> dict[str, float]:
-    from genzoo import api, plugins
+    from genzoo import api
+    from genzoo.core import plugins
 
     registry = plugins.registry()
     session = api.open_run(registry, run, device="cpu")
@@ -196,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     scores = _scores(out, args.svm_draws)
     rows = [(f"genzoo {args.model}", wall, scores)]
     if not args.no_reference:
-        from genzoo import label_classifier, plugins
+        from genzoo.core import plugins
+        from genzoo.evaluators import label_classifier
         from genzoo.evaluators.classes import agreement, icp, labelled_heldout
 
         data = plugins.registry().dataset("mnist5k")

@@ -29,12 +29,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from genzoo.evaluators.linear_svm import decision_weights, fit_ovr  # noqa: E402
 from genzoo.evaluators.svm_features import (  # noqa: E402
     pixel_protocol,
     protocol_draws,
     svm_protocol,
 )
-from genzoo.linear_svm import decision_weights, fit_ovr  # noqa: E402
 
 TARGET_S = 60.0
 CLASSES = 10
@@ -112,7 +112,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
 
     if args.pixels:
-        from genzoo import plugins
+        from genzoo.core import plugins
 
         ds = plugins.registry().dataset(args.pixels)
         res = pixel_protocol(ds, labels=args.labels, draws=args.draws, select=args.select)

@@ -29,11 +29,11 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
-from genzoo import config as config_lib
-from genzoo import plugins
 from genzoo.api import build_model_from_config
+from genzoo.core import config as config_lib
+from genzoo.core import plugins
 from genzoo.layers import Linear
-from genzoo.trainer import Trainer, TrainSettings
+from genzoo.training.trainer import Trainer, TrainSettings
 
 
 class FlopCount(TorchDispatchMode):

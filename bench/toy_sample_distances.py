@@ -18,12 +18,12 @@ import time
 
 import torch
 
-from genzoo import config as config_lib
-from genzoo import plugins
 from genzoo.api import build_model_from_config
+from genzoo.core import config as config_lib
+from genzoo.core import plugins
+from genzoo.core.rng import ReplicaRNG
 from genzoo.evaluators.mode_coverage import nearest_mode, pacgan_protocol
-from genzoo.rng import ReplicaRNG
-from genzoo.trainer import Trainer, TrainSettings
+from genzoo.training.trainer import Trainer, TrainSettings
 
 RADII = (0.15, 0.3, 0.5, 1.0)
 

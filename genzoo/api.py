@@ -12,16 +12,17 @@ from typing import Any
 import torch
 
 import genzoo
-from genzoo import config as config_lib
-from genzoo import distributed, sampling, tblog
+from genzoo.core import config as config_lib
+from genzoo.core import sampling
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import Model
+from genzoo.core.registry import Registry
 from genzoo.data.base import Dataset
-from genzoo.errors import GenzooError
 from genzoo.evaluators.base import EvalResult, check_options
-from genzoo.model import Model
-from genzoo.registry import Registry
-from genzoo.runs import Run, atomic_write_json
-from genzoo.stack import ModelStack
-from genzoo.trainer import Trainer, TrainSettings, resolve_device
+from genzoo.training import distributed, tblog
+from genzoo.training.runs import Run, atomic_write_json
+from genzoo.training.stack import ModelStack
+from genzoo.training.trainer import Trainer, TrainSettings, resolve_device
 
 
 def build_model(registry: Registry, name: str, dataset: Dataset, *, preset: str = "default",
@@ -156,7 +157,7 @@ def evaluate(registry: Registry, session: Session, metrics: Sequence[str], *,
     ``check_keys``: refuse an option key none of ``metrics`` reads (off for a caller that
     hands one evaluator at a time the options of several, as compare does).
 
-    ``sampler`` (``genzoo.sampling``): ``raw`` scores the generator itself; ``drs`` or ``mh``
+    ``sampler`` (``genzoo.core.sampling``): ``raw`` scores the generator itself; ``drs`` or ``mh``
     scores discriminator-guided samples, adds each evaluator's ``acceptance_rate`` and keeps
     its results under ``NAME+SAMPLER`` beside the raw ones."""
     model: Any = session.model
@@ -221,8 +222,8 @@ def fid(registry: Registry, a: str, b: str, *, weights: str | Path | None = None
         device: str = "auto", cache: bool = True,
         data_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """FID (and KID) between two image sources (``genzoo fid``): each a folder or .zip of
-    images, or a dataset ``NAME[:SPLIT]``; offline (see genzoo.fid_weights)."""
-    from genzoo import fid as fid_lib
+    images, or a dataset ``NAME[:SPLIT]``; offline (see genzoo.evaluators.inception)."""
+    from genzoo.evaluators import frechet as fid_lib
 
     if limit is not None and limit < 2:
         raise GenzooError(f"--limit must be at least 2 images, got {limit}")

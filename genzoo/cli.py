@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.table import Table
 from typer.exceptions import TyperException
 
-from genzoo import config as config_lib
-from genzoo.errors import GenzooError
+from genzoo.core import config as config_lib
+from genzoo.core.errors import GenzooError
 
 
 class _Lazy:
@@ -37,9 +37,9 @@ class _Lazy:
 
 
 api: Any = _Lazy("genzoo.api")
-distributed: Any = _Lazy("genzoo.distributed")
-plugins: Any = _Lazy("genzoo.plugins")
-trainer_lib: Any = _Lazy("genzoo.trainer")
+distributed: Any = _Lazy("genzoo.training.distributed")
+plugins: Any = _Lazy("genzoo.core.plugins")
+trainer_lib: Any = _Lazy("genzoo.training.trainer")
 
 app = typer.Typer(name="genzoo", add_completion=False, no_args_is_help=True,
                   pretty_exceptions_enable=False,
@@ -88,7 +88,7 @@ def user_errors():
         err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt as exc:
-        from genzoo.trainer import TrainingInterrupted
+        from genzoo.training.trainer import TrainingInterrupted
 
         if isinstance(exc, TrainingInterrupted):
             where = (f"; its checkpoint is in {exc.run} (continue with `genzoo train --resume "
@@ -161,7 +161,7 @@ def _check_resume_options(run_dir: Path, *, model: str | None, data: str | None,
     """``--resume`` continues the run as it was started: an option that says otherwise is
     refused in one line rather than dropped (more ``--steps`` and ``--data-dir`` may change).
     Options left at their defaults are taken as not given."""
-    from genzoo.runs import Run
+    from genzoo.training.runs import Run
 
     config = Run.open(run_dir).config
     train = config.get("train", {})
@@ -275,7 +275,7 @@ def train(
             spec, overridden, file_settings = None, [], {}
             seed_list = list(range(seed, seed + seeds))
             if config_file is not None:
-                from genzoo import config_files as train_config
+                from genzoo.core import config_files as train_config
 
                 spec = train_config.load(config_file)
                 t = spec.train
@@ -397,18 +397,18 @@ def sample(
             raise GenzooError(f"model {model.name} cannot sample")
         if not 0 <= replica < model.replicas:
             raise GenzooError(f"--replica must be in 0..{model.replicas - 1}")
-        from genzoo import allocator
+        from genzoo.training import allocator
 
         allocator.check_fits(4 * n * model.replicas * math.prod(session.dataset.spec.x_shape),
                              f"-n {n}", "ask for fewer samples")
         import torch
 
-        from genzoo import plots
-        from genzoo.rng import ReplicaRNG
+        from genzoo.core.rng import ReplicaRNG
+        from genzoo.figures import plots
 
         model.eval()  # BatchNorm's running statistics, no dropout: as evaluators sample
         rng = ReplicaRNG(model.seeds, "eval")
-        from genzoo import sampling
+        from genzoo.core import sampling
 
         sampling.check_sampler(sampler)
         if sampler != "raw":
@@ -418,7 +418,8 @@ def sample(
             model = sampling.Guided(model, sampler, session.dataset)
         cond = getattr(model.config, "condition", "none")
         if figure7:
-            from genzoo import conditions, grids
+            from genzoo.core import conditions
+            from genzoo.figures import grids
 
             _require_condition(cond, "attributes", "--figure7")
             names = session.dataset.spec.attributes
@@ -438,7 +439,7 @@ def sample(
             raise GenzooError("pass --attrs (attribute-conditional runs) or --label "
                               "(class-conditional runs), not both")
         if attrs is not None:
-            from genzoo import conditions
+            from genzoo.core import conditions
 
             _require_condition(cond, "attributes", "--attrs")
             y = conditions.attribute_vector(attrs, session.dataset.spec.attributes)
@@ -559,8 +560,8 @@ def compare(
     evaluators, print the table, and write results.json, figure.png and report.html to --out
     (each model's run directory goes to OUT/runs/MODEL)."""
     from genzoo import compare as compare_lib
-    from genzoo import report
     from genzoo.evaluators.mode_coverage import mixture_reason
+    from genzoo.reports import toy as report
 
     with user_errors():
         _one_process("compare")
@@ -569,7 +570,7 @@ def compare(
             raise GenzooError("pass either --toy or --dataset, not both")
         file_info = None
         if config_file is not None:
-            from genzoo import config_files
+            from genzoo.core import config_files
 
             spec = config_files.load_compare(config_file)
             given = {"models": bool(models), "dataset": toy is not None or dataset is not None,

@@ -9,7 +9,7 @@ On a toy mixture: 10 seeds by default, every registered evaluator that applies, 
 figure in the layout of the paper's Figure 8. On an image dataset: 1 seed by default (an
 image model trains for minutes to hours, not seconds), the evaluators of ``IMAGE_METRICS``
 that are registered (``--metric`` chooses others), and a figure of samples and
-reconstructions (``genzoo.report_images``). Either way ``--metric`` restricts the evaluators.
+reconstructions (``genzoo.reports.images``). Either way ``--metric`` restricts the evaluators.
 An evaluator that fails (FID without Inception weights, say) costs only its own rows: dashes
 and a one-line note, never the compare.
 """
@@ -28,16 +28,16 @@ from typing import Any
 import torch
 
 from genzoo import api
-from genzoo import config as config_lib
+from genzoo.core import config as config_lib
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import Model, can_phrase
+from genzoo.core.registry import Registry
 from genzoo.data.base import Dataset
-from genzoo.errors import GenzooError
 from genzoo.evaluators.base import check_options, eval_rng, heldout
 from genzoo.evaluators.mode_coverage import mixture_reason
-from genzoo.locks import LOCK_NAME, DirLock
-from genzoo.model import Model, can_phrase
-from genzoo.registry import Registry
-from genzoo.runs import atomic_write_bytes
-from genzoo.trainer import TrainSettings, resolve_device
+from genzoo.training.locks import LOCK_NAME, DirLock
+from genzoo.training.runs import atomic_write_bytes
+from genzoo.training.trainer import TrainSettings, resolve_device
 
 FIGURE_POINTS = 2_000  # points per panel of figure.png (one seed)
 TOY_SEEDS, IMAGE_SEEDS = 10, 1  # default seeds per model
@@ -69,7 +69,7 @@ class CompareSettings:
     eval_options: dict[str, Any] = field(default_factory=dict)  # passed to every evaluator
     metrics: list[str] | None = None  # evaluators to run; None: the dataset kind's default
     data_options: dict[str, Any] = field(default_factory=dict)  # e.g. data_dir
-    # raw, or a guided sampler (genzoo.sampling): models with a discriminator get a second
+    # raw, or a guided sampler (genzoo.core.sampling): models with a discriminator get a second
     # column NAME+SAMPLER scored on guided samples by the evaluators that sample
     sampler: str = "raw"
     config_file: dict[str, Any] | None = None  # `--config FILE`: its path, what overrode it
@@ -169,7 +169,7 @@ def run_compare(registry: Registry, settings: CompareSettings, out: Path, *,
 
 def _run_compare(registry: Registry, settings: CompareSettings, out: Path, dataset: Dataset,
                  progress: bool, say: Progress) -> tuple[dict[str, Any], dict[str, Any]]:
-    from genzoo import report_images
+    from genzoo.reports import images as report_images
 
     is_image = dataset.spec.kind == "image"
     wanted = settings.metrics
@@ -269,7 +269,9 @@ def evaluator_notes(registry: Registry, results: dict[str, Any], wanted: list[st
 def write_outputs(results: dict[str, Any], figures: dict[str, Any], out: Path,
                   registry: Registry) -> dict[str, Path]:
     """Write results.json, figure.png and report.html into ``out``; return their paths."""
-    from genzoo import findings, report, report_images
+    from genzoo.reports import findings
+    from genzoo.reports import images as report_images
+    from genzoo.reports import toy as report
 
     image = results.get("kind") == "image"
     if image:  # §4.5's findings and the published toy numbers are about the mixtures
@@ -300,7 +302,7 @@ def _evaluate_guided(registry: Registry, session: api.Session, settings: Compare
                     ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The evaluators that sample, on ``settings.sampler``'s samples (None and a note on
     screen when the model has no discriminator to guide them)."""
-    from genzoo import sampling
+    from genzoo.core import sampling
 
     why = sampling.refusal(session.model, settings.sampler)
     if why:
@@ -358,7 +360,7 @@ def _validate(registry: Registry, settings: CompareSettings, out: Path,
     dupes = sorted({m for m in settings.models if settings.models.count(m) > 1})
     if dupes:
         raise GenzooError(f"model(s) named twice: {', '.join(dupes)}; name each once")
-    from genzoo import sampling
+    from genzoo.core import sampling
 
     sampling.check_sampler(settings.sampler)
     if settings.seeds <= 0:
@@ -376,7 +378,7 @@ def _validate(registry: Registry, settings: CompareSettings, out: Path,
         cls = registry.model(name)
         cls.make_config(dataset.spec, settings.preset, settings.overrides.get(name, {}))
         classes.append(cls)
-    from genzoo.sampling import DEFAULTS as SAMPLER_OPTIONS
+    from genzoo.core.sampling import DEFAULTS as SAMPLER_OPTIONS
 
     check_options([registry.evaluator(n) for n in settings.metrics or registry.evaluators.names()],
                   settings.eval_options, also=SAMPLER_OPTIONS)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genzoo.rng import ReplicaRNG
+from genzoo.core.rng import ReplicaRNG
 
 
 class Linear(nn.Module):

@@ -32,14 +32,14 @@ from typing import Any
 
 import torch
 
-from genzoo import config as config_lib
+from genzoo.core import config as config_lib
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import CAPABILITIES, Model
+from genzoo.core.rng import ReplicaRNG
 from genzoo.data.base import Dataset
-from genzoo.errors import GenzooError
 from genzoo.evaluators.base import EvalResult, Evaluator
-from genzoo.model import CAPABILITIES, Model
-from genzoo.rng import ReplicaRNG
-from genzoo.runs import Run
-from genzoo.trainer import Trainer, TrainSettings
+from genzoo.training.runs import Run
+from genzoo.training.trainer import Trainer, TrainSettings
 
 __all__ = [
     "ConformanceError", "MODEL_CHECKS", "check_model", "check_evaluator",

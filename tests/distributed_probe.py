@@ -1,6 +1,6 @@
 """Run by tests/test_distributed.py under ``torchrun --nproc-per-node 2``: the collectives of
-genzoo.distributed on a plain torch model with torch's BatchNorm, each check asserted on both
-ranks. Writes the file ok-RANK in its working directory at the end."""
+genzoo.training.distributed on a plain torch model with torch's BatchNorm, each check asserted
+on both ranks. Writes the file ok-RANK in its working directory at the end."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from genzoo import distributed
-from genzoo.model import DataSpec, Model
+from genzoo.core.model import DataSpec, Model
+from genzoo.training import distributed
 
 
 @dataclass

@@ -7,9 +7,10 @@ import types
 from pathlib import Path
 from typing import Any
 
-from genzoo import cli, plugins
-from genzoo.model import Model
-from genzoo.registry import Registry
+from genzoo import cli
+from genzoo.core import plugins
+from genzoo.core.model import Model
+from genzoo.core.registry import Registry
 
 
 def small_overrides(model_cls: type[Model]) -> dict[str, Any]:

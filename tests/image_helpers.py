@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from genzoo.hookspecs import hookimpl
-from genzoo.model import Batch, DataSpec, Model
-from genzoo.rng import ReplicaRNG
+from genzoo.core.hookspecs import hookimpl
+from genzoo.core.model import Batch, DataSpec, Model
+from genzoo.core.rng import ReplicaRNG
 
 
 @dataclass

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from genzoo import plugins
+from genzoo.core import plugins
+from genzoo.core.model import Model
 from genzoo.data.toy import GaussianMixture, grid25
-from genzoo.model import Model
-from genzoo.trainer import Trainer, TrainSettings
+from genzoo.training.trainer import Trainer, TrainSettings
 
 BUNDLED = ["ali", "alice", "bigan", "gan", "gan-inverse", "gan-posthoc", "vae"]
 

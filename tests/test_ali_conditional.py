@@ -10,11 +10,12 @@ from host_helpers import set_args
 from test_datasets_images import ATTRS, write_celeba
 from torchvision.io import read_image
 
-from genzoo import api, conditions, plugins
+from genzoo import api
 from genzoo.cli import main
+from genzoo.core import conditions, plugins
+from genzoo.core.errors import GenzooError
+from genzoo.core.rng import ReplicaRNG
 from genzoo.data import files
-from genzoo.errors import GenzooError
-from genzoo.rng import ReplicaRNG
 from genzoo_plugins.common import conditioning
 
 TINY = {"image_width": 4, "z_dim": 4, "condition": "labels"}
@@ -122,7 +123,7 @@ def test_cli_conditional_celeba_trains_samples_and_draws_figure7(tmp_path: Path,
 
 def test_class_conditional_samples_follow_the_label(digits, tmp_path: Path, capsys) -> None:
     reg = plugins.registry()
-    from genzoo.trainer import TrainSettings
+    from genzoo.training.trainer import TrainSettings
     session = api.start(reg, "ali", "digits", out=tmp_path / "run", overrides=TINY,
                         device="cpu", dataset=digits,
                         settings=TrainSettings(steps=2, batch_size=8))

@@ -11,12 +11,13 @@ import pytest
 import torch
 from host_helpers import set_args
 
-from genzoo import api, plugins
+from genzoo import api
 from genzoo.cli import main
+from genzoo.core import plugins
+from genzoo.core.errors import GenzooError
 from genzoo.data.labelled import LabelledSubset, balanced_subset
-from genzoo.errors import GenzooError
-from genzoo.runs import Run
-from genzoo.trainer import TrainSettings
+from genzoo.training.runs import Run
+from genzoo.training.trainer import TrainSettings
 from genzoo_plugins.common import k_plus_one
 
 TINY = {"image_width": 4, "z_dim": 4, "labels": 20}

@@ -8,8 +8,8 @@ import pytest
 import torch
 from model_cases import TINY, build, train
 
-from genzoo.errors import GenzooError
-from genzoo.model import Batch
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import Batch
 from genzoo_plugins.alice.model import explicit_term
 
 TINY_ALICE = {**TINY, "z_dim": 2}

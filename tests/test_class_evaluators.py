@@ -9,10 +9,12 @@ import pytest
 import torch
 from image_helpers import Constant, Identity, NoConfig
 
-from genzoo import label_classifier
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import Model
+from genzoo.core.rng import ReplicaRNG
 from genzoo.data.packaged import digits
 from genzoo.data.toy import grid25
-from genzoo.errors import GenzooError
+from genzoo.evaluators import label_classifier
 from genzoo.evaluators.classes import (
     ClassAgreement,
     ClassifierScore,
@@ -20,8 +22,6 @@ from genzoo.evaluators.classes import (
     icp,
     labelled_heldout,
 )
-from genzoo.model import Model
-from genzoo.rng import ReplicaRNG
 from genzoo.testing import check_evaluator
 
 

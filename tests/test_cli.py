@@ -15,10 +15,10 @@ from host_helpers import set_args, small_overrides
 from safetensors.torch import load_file
 
 import genzoo
-from genzoo import plugins
 from genzoo.cli import main
-from genzoo.locks import LOCK_NAME
-from genzoo.trainer import TrainSettings
+from genzoo.core import plugins
+from genzoo.training.locks import LOCK_NAME
+from genzoo.training.trainer import TrainSettings
 
 STEPS, LOG_EVERY, CHECKPOINT_EVERY = 6, 2, 4
 

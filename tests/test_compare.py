@@ -14,11 +14,11 @@ from host_helpers import assert_compare_refuses, run_cli, set_args, small_overri
 from torch import nn
 
 from genzoo.compare import parse_sets
+from genzoo.core.errors import GenzooError
+from genzoo.core.hookspecs import hookimpl
+from genzoo.core.model import Batch, DataSpec, Model
+from genzoo.core.rng import ReplicaRNG
 from genzoo.data.base import Dataset
-from genzoo.errors import GenzooError
-from genzoo.hookspecs import hookimpl
-from genzoo.model import Batch, DataSpec, Model
-from genzoo.rng import ReplicaRNG
 
 SAMPLE_METRICS = {"modes_paper", "modes", "high_quality", "reverse_kl"}
 ENCODER_METRICS = {"latent_match", "reconstruction_error", "reconstruction_mode_accuracy"}

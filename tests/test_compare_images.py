@@ -12,9 +12,9 @@ from host_helpers import assert_compare_refuses, run_cli, set_args, small_overri
 from image_helpers import ImagePlugin
 
 from genzoo import compare
-from genzoo.errors import GenzooError
+from genzoo.core.errors import GenzooError
+from genzoo.core.hookspecs import hookimpl
 from genzoo.evaluators.base import EvalResult, Evaluator
-from genzoo.hookspecs import hookimpl
 
 RECONSTRUCTION = {"reconstruction_mse", "reconstruction_normalized"}
 INTERPOLATION = {"interpolation_endpoint_mse", "interpolation_largest_step"}
@@ -228,7 +228,7 @@ def test_an_explicit_fid_sample_count_is_kept(registry, monkeypatch, tmp_path):
 
 
 def test_the_image_report_shows_published_numbers_labelled(registry, tmp_path):
-    from genzoo import report_images
+    from genzoo.reports import images as report_images
 
     rows = report_images.PUBLISHED["mnist5k"]
     page = report_images.published_html(rows)

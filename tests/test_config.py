@@ -7,9 +7,9 @@ from typing import Literal
 
 import pytest
 
-from genzoo import config as config_lib
-from genzoo.errors import GenzooError
-from genzoo.model import DataSpec, Model
+from genzoo.core import config as config_lib
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import DataSpec, Model
 
 
 @dataclass

@@ -11,11 +11,11 @@ import torch
 from host_helpers import small_overrides
 from torch import nn
 
-from genzoo import plugins
+from genzoo.core import plugins
+from genzoo.core.model import Batch, Model
+from genzoo.core.rng import ReplicaRNG
 from genzoo.data.toy import grid25
 from genzoo.evaluators.base import EvalResult, Evaluator
-from genzoo.model import Batch, Model
-from genzoo.rng import ReplicaRNG
 from genzoo.testing import MODEL_CHECKS, ConformanceError, check_evaluator, check_model
 
 
@@ -208,7 +208,7 @@ def test_a_non_vectorized_model_is_checked_through_the_host_stack() -> None:
     class Single(Shift):
         vectorized = False
 
-    # seeds 0 and 1 go through genzoo.stack.ModelStack, which must equal each seed alone
+    # seeds 0 and 1 go through genzoo.training.stack.ModelStack, which must equal each seed alone
     assert check_model(Single) == list(MODEL_CHECKS)
 
 

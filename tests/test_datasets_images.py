@@ -23,7 +23,8 @@ import torch
 from PIL import Image
 from scipy.io import savemat
 
-from genzoo import plugins
+from genzoo.core import plugins
+from genzoo.core.errors import GenzooError
 from genzoo.data import files
 from genzoo.data.celeba import CelebA
 from genzoo.data.cifar10 import CIFAR10
@@ -33,7 +34,6 @@ from genzoo.data.folders import image_folder, tinyimagenet64
 from genzoo.data.images import ImageDataset, holdout_by_class
 from genzoo.data.packaged import digits, faces, mnist5k
 from genzoo.data.svhn import SVHN
-from genzoo.errors import GenzooError
 
 
 @pytest.fixture(autouse=True)
@@ -359,7 +359,7 @@ def test_cifar10_refuses_a_small_pickle_that_would_expand_to_gigabytes(tmp_path:
 def test_an_image_whose_header_declares_gigapixels_is_refused_before_decoding(
         tmp_path: Path) -> None:
     from genzoo.data.decode import MAX_PIXELS
-    from genzoo.fid import folder_images
+    from genzoo.evaluators.frechet import folder_images
 
     buf = io.BytesIO()
     Image.new("L", (1, 1)).save(buf, format="PNG")

@@ -20,11 +20,13 @@ import torch
 from host_helpers import set_args
 from model_cases import TINY_PAPERLIKE, fit_overrides, model_class
 
-from genzoo import api, distributed, plugins
+from genzoo import api
 from genzoo.cli import main
-from genzoo.model import Batch
-from genzoo.rng import ReplicaRNG
-from genzoo.runs import Run
+from genzoo.core import plugins
+from genzoo.core.model import Batch
+from genzoo.core.rng import ReplicaRNG
+from genzoo.training import distributed
+from genzoo.training.runs import Run
 
 STEPS, RESUME_FROM = 6, 3
 TRAIN = ["--toy", "grid25", "--steps", str(STEPS), "--batch-size", "16", "--seeds", "2",

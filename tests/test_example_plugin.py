@@ -46,7 +46,7 @@ def run(site: Path, *args: str, cwd: Path, genzoo: bool = True) -> subprocess.Co
 
 
 def test_genzoo_without_the_example_does_not_know_it(tmp_path):
-    from genzoo import plugins
+    from genzoo.core import plugins
 
     reg = plugins.build_registry()
     assert "gaussian" not in reg.models and "example" not in reg.plugins
@@ -86,7 +86,7 @@ def test_genzoo_discovers_trains_samples_and_evaluates_the_installed_example(sit
 
 def test_the_example_can_be_blocked_by_name(site, tmp_path):
     env_run = run(site, "-c", "import os, json; os.environ['GENZOO_DISABLE_PLUGINS'] = "
-                  "'example'; from genzoo.plugins import build_registry; "
+                  "'example'; from genzoo.core.plugins import build_registry; "
                   "r = build_registry(); print(json.dumps({n: p.disabled for n, p in "
                   "r.plugins.items()}), sorted(r.models.names()))", cwd=tmp_path,
                   genzoo=False)

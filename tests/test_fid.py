@@ -16,11 +16,13 @@ import pytest
 import torch
 from PIL import Image
 
-from genzoo import fid, fid_weights, plugins
 from genzoo.cli import main
-from genzoo.errors import GenzooError
+from genzoo.core import plugins
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import Model
+from genzoo.evaluators import frechet as fid
+from genzoo.evaluators import inception as fid_weights
 from genzoo.evaluators.fid import FID, KID
-from genzoo.model import Model
 from genzoo.testing import check_evaluator
 
 

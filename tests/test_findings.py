@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from genzoo.findings import (
+from genzoo.reports.findings import (
     FAILS,
     HOLDS,
     MIXED,

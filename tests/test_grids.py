@@ -1,11 +1,12 @@
-"""genzoo.grids: PNG grids keep the images' channels, and reconstructions sit beside originals."""
+"""genzoo.figures.grids: PNG grids keep the images' channels, and reconstructions sit beside
+originals."""
 
 from __future__ import annotations
 
 import torch
 from torchvision.io import read_image
 
-from genzoo import grids
+from genzoo.figures import grids
 
 
 def test_grayscale_stays_one_channel_and_colour_three(tmp_path):

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from genzoo import hookspecs
-from genzoo.plugins import new_plugin_manager
+from genzoo.core import hookspecs
+from genzoo.core.plugins import new_plugin_manager
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "plugins.md"

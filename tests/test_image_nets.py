@@ -7,10 +7,10 @@ import dataclasses
 import pytest
 import torch
 
-from genzoo import plugins
-from genzoo.errors import GenzooError
-from genzoo.model import DataSpec
-from genzoo.rng import ReplicaRNG
+from genzoo.core import plugins
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import DataSpec
+from genzoo.core.rng import ReplicaRNG
 from genzoo_plugins.common import image_specs
 from genzoo_plugins.common.image_specs import TABLES
 

@@ -11,11 +11,11 @@ import torch
 import torch.nn.functional as F
 from host_helpers import run_cli
 
-from genzoo import plugins
-from genzoo.errors import GenzooError
-from genzoo.model import DataSpec
-from genzoo.rng import ReplicaRNG
-from genzoo.trainer import Trainer, TrainSettings
+from genzoo.core import plugins
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import DataSpec
+from genzoo.core.rng import ReplicaRNG
+from genzoo.training.trainer import Trainer, TrainSettings
 from genzoo_plugins.common import image_specs
 from genzoo_plugins.common.image_nets import Block, EncoderNet, keep_mask
 from genzoo_plugins.common.image_specs import Layer

@@ -10,11 +10,11 @@ import torch
 from model_cases import BUNDLED
 from torchvision.io import read_image
 
-from genzoo import plugins
 from genzoo.cli import main
-from genzoo.rng import ReplicaRNG
+from genzoo.core import plugins
+from genzoo.core.rng import ReplicaRNG
 from genzoo.testing import MODEL_CHECKS, check_model
-from genzoo.trainer import Trainer, TrainSettings
+from genzoo.training.trainer import Trainer, TrainSettings
 
 # tiny networks on 8×8 digits, with dropout and BatchNorm in D so that their noise and
 # statistics go through every check (resume, seeds trained together, save and reload)
@@ -65,7 +65,7 @@ def test_image_replica_equals_single_seed_run(digits) -> None:
 
 def test_snapshots_leave_training_untouched(tmp_path: Path, digits) -> None:
     """A run writing per-epoch grids ends in exactly the state of one that writes none."""
-    from genzoo.runs import Run
+    from genzoo.training.runs import Run
 
     cls = plugins.registry().model("ali")
     config = cls.make_config(digits.spec, overrides=fitted(cls, TINY))
@@ -126,7 +126,7 @@ def test_cli_trains_table4_ali_on_svhn_format_files(tmp_path: Path, monkeypatch)
 def test_image_runs_checkpoint_every_epoch(tmp_path: Path, digits) -> None:
     """digits has 1,438 training images: an epoch is 15 steps of 100; checkpoints land at each
     epoch's end as well as every --checkpoint-every steps, and 0 keeps the final one only."""
-    from genzoo.runs import Run
+    from genzoo.training.runs import Run
 
     def checkpoint_steps(out: Path, every: int) -> list[int]:
         with pytest.raises(SystemExit) as exc:

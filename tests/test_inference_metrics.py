@@ -8,12 +8,12 @@ from collections.abc import Sequence
 import pytest
 import torch
 
-from genzoo import plugins
+from genzoo.core import plugins
+from genzoo.core.model import DataSpec, Model
+from genzoo.core.rng import ReplicaRNG
 from genzoo.data.toy import grid25
 from genzoo.evaluators.base import eval_rng, heldout
 from genzoo.evaluators.inference import InferenceQuality, energy_distance, reconstruction_scores
-from genzoo.model import DataSpec, Model
-from genzoo.rng import ReplicaRNG
 
 GRID = grid25()
 MEANS, STD = GRID.means, GRID.std

@@ -8,9 +8,9 @@ import torch
 from image_helpers import Identity, MeanImage, NoConfig, TinyAE, TinyAEConfig
 from torchvision.io import read_image
 
+from genzoo.core.errors import GenzooError
 from genzoo.data.packaged import digits
 from genzoo.data.toy import grid25
-from genzoo.errors import GenzooError
 from genzoo.evaluators.base import eval_rng
 from genzoo.evaluators.interpolation import (
     Interpolation,
@@ -19,8 +19,8 @@ from genzoo.evaluators.interpolation import (
     interpolation_scores,
 )
 from genzoo.evaluators.reconstruction import heldout_images
-from genzoo.stack import ModelStack
 from genzoo.testing import check_evaluator
+from genzoo.training.stack import ModelStack
 
 
 @pytest.fixture(scope="module")

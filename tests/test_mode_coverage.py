@@ -8,7 +8,9 @@ from collections.abc import Sequence
 import pytest
 import torch
 
-from genzoo import plugins
+from genzoo.core import plugins
+from genzoo.core.model import DataSpec, Model
+from genzoo.core.rng import ReplicaRNG
 from genzoo.data.base import Dataset
 from genzoo.data.toy import grid25, ring8
 from genzoo.evaluators.mode_coverage import (
@@ -17,8 +19,6 @@ from genzoo.evaluators.mode_coverage import (
     pacgan_protocol,
     paper_protocol,
 )
-from genzoo.model import DataSpec, Model
-from genzoo.rng import ReplicaRNG
 
 GRID = grid25()
 MEANS, STD = GRID.means, GRID.std

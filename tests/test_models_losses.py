@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy.spatial.distance import jensenshannon
 
-from genzoo.rng import ReplicaRNG
+from genzoo.core.rng import ReplicaRNG
 from genzoo_plugins.common import toy_nets
 from genzoo_plugins.common.config import GameFields, JointDiscriminatorFields
 from genzoo_plugins.common.game import Game, d_loss, g_loss

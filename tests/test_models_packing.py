@@ -7,8 +7,8 @@ import pytest
 import torch
 from model_cases import PACKED, build, train
 
-from genzoo.errors import GenzooError
-from genzoo.rng import ReplicaRNG
+from genzoo.core.errors import GenzooError
+from genzoo.core.rng import ReplicaRNG
 from genzoo_plugins.common import toy_nets
 
 

@@ -7,7 +7,7 @@ import torch
 from model_cases import TINY_PAPERLIKE, build
 
 from genzoo.data.toy import grid25
-from genzoo.trainer import Trainer, TrainSettings
+from genzoo.training.trainer import Trainer, TrainSettings
 
 
 def snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -8,8 +8,8 @@ import pytest
 import torch
 from model_cases import BUNDLED, model_class, train
 
+from genzoo.core.rng import ReplicaRNG
 from genzoo.data.toy import grid25, ring8
-from genzoo.rng import ReplicaRNG
 from genzoo_plugins.common.config import PAPER_DECODER, PAPER_DISCRIMINATOR
 
 

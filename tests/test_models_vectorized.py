@@ -29,7 +29,7 @@ def test_replica_equals_single_seed_run(name: str, settings: dict) -> None:
     some = next(k for k in a if k.endswith("weight"))
     assert not torch.allclose(a[some][0], a[some][1])
     # and they sample what the single-seed run samples, from the same eval stream
-    from genzoo.rng import ReplicaRNG
+    from genzoo.core.rng import ReplicaRNG
 
     with torch.no_grad():
         xs = together.sample(64, ReplicaRNG([0, 1, 2], "eval"))

@@ -13,12 +13,12 @@ from host_helpers import plugin_module, run_cli
 
 import genzoo.data.plugin
 from genzoo import hookimpl
-from genzoo import plugins as plugins_lib
+from genzoo.core import plugins as plugins_lib
+from genzoo.core.errors import GenzooError, PluginError
+from genzoo.core.model import Model
+from genzoo.core.plugins import build_registry
 from genzoo.data.toy import GaussianMixture
-from genzoo.errors import GenzooError, PluginError
 from genzoo.evaluators.base import EvalResult, Evaluator
-from genzoo.model import Model
-from genzoo.plugins import build_registry
 
 
 @dataclass

@@ -11,9 +11,9 @@ from host_helpers import run_cli, use_registry
 from image_helpers import Constant, Identity, ImagePlugin, NoConfig, TinyAE, TinyAEConfig
 from torchvision.io import read_image
 
+from genzoo.core.errors import GenzooError
 from genzoo.data.packaged import digits
 from genzoo.data.toy import grid25
-from genzoo.errors import GenzooError
 from genzoo.evaluators.reconstruction import (
     Reconstruction,
     derangement,
@@ -21,8 +21,8 @@ from genzoo.evaluators.reconstruction import (
     heldout_indices,
     reconstruction_scores,
 )
-from genzoo.stack import ModelStack
 from genzoo.testing import check_evaluator
+from genzoo.training.stack import ModelStack
 
 
 @pytest.fixture(scope="module")

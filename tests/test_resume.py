@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from host_helpers import set_args, small_overrides
 
-from genzoo import api, plugins
+from genzoo import api
 from genzoo.cli import main
-from genzoo.runs import Run
-from genzoo.trainer import TrainSettings
+from genzoo.core import plugins
+from genzoo.training.runs import Run
+from genzoo.training.trainer import TrainSettings
 
 STEPS, EVERY = 7, 3  # checkpoints at 3 and 6; the interruption comes at step 5
 

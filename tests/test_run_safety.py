@@ -17,8 +17,8 @@ import torch
 from host_helpers import run_cli
 from safetensors.torch import load_file
 
-from genzoo.locks import LOCK_NAME, DirLock
-from genzoo.runs import Run
+from genzoo.training.locks import LOCK_NAME, DirLock
+from genzoo.training.runs import Run
 
 GAN = ["gan", "--toy", "grid25", "--set", "decoder_hidden=16", "--set", "disc_units=16",
        "--no-progress"]
@@ -171,7 +171,7 @@ def test_extending_a_run_says_what_happens_to_its_schedules(tmp_path, capsys):
 
 def test_a_run_whose_every_seed_diverges_stops_and_keeps_its_last_finite_checkpoint(
         tmp_path, capsys, monkeypatch):
-    from genzoo import plugins
+    from genzoo.core import plugins
 
     gan = plugins.registry().model("gan")
     real_step = gan.train_step
@@ -263,7 +263,7 @@ def test_a_config_that_is_a_list_or_a_checkpoint_without_rng_is_refused(tmp_path
     save_file(tensors, ckpt)
     sidecar = ckpt.with_suffix(".json")
     meta = json.loads(sidecar.read_text())
-    from genzoo.runs import _sha256
+    from genzoo.training.runs import _sha256
 
     sidecar.write_text(json.dumps({**meta, "sha256": _sha256(ckpt)}))
     capsys.readouterr()
@@ -278,7 +278,7 @@ def test_a_full_disk_is_one_line_and_the_last_complete_checkpoint_stays(
         tmp_path, capsys, monkeypatch):
     import errno
 
-    import genzoo.runs as runs_mod
+    import genzoo.training.runs as runs_mod
 
     run = tmp_path / "r"
     real = runs_mod.atomic_write_json
@@ -333,7 +333,7 @@ def test_a_read_only_out_is_one_line_with_exit_2_even_under_debug(tmp_path, caps
 
 def test_a_run_whose_plugin_is_missing_names_the_plugin_and_version(tmp_path, capsys,
                                                                      monkeypatch):
-    from genzoo import plugins
+    from genzoo.core import plugins
 
     run = tmp_path / "r"
     assert run_cli(["train", *GAN, "--steps", "10", "--out", str(run)]) == 0

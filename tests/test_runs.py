@@ -10,8 +10,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from genzoo.errors import GenzooError
-from genzoo.runs import Run, atomic_write_json
+from genzoo.core.errors import GenzooError
+from genzoo.training.runs import Run, atomic_write_json
 
 
 def tensors(value: float) -> dict[str, torch.Tensor]:

@@ -1,4 +1,4 @@
-"""Discriminator-guided sampling (genzoo.sampling): DRS and MH on a case with a known answer,
+"""Discriminator-guided sampling (genzoo.core.sampling): DRS and MH on a case with a known answer,
 acceptance rates, determinism, the refusal for models without a D, and the plumbing through
 `genzoo sample`, `evaluate` and `compare`."""
 
@@ -11,9 +11,9 @@ import torch
 from host_helpers import run_cli, set_args, small_overrides
 from scipy import stats
 
-from genzoo import plugins, sampling
-from genzoo.errors import GenzooError
-from genzoo.rng import ReplicaRNG
+from genzoo.core import plugins, sampling
+from genzoo.core.errors import GenzooError
+from genzoo.core.rng import ReplicaRNG
 
 SHIFT = 1.0  # data N(SHIFT, 1), generator N(0, 1): log p_data/p_model = SHIFT·x − SHIFT²/2
 

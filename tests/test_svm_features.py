@@ -18,9 +18,12 @@ from host_helpers import run_cli, use_registry
 from sklearn.svm import LinearSVC
 from torch import nn
 
+from genzoo.core.errors import GenzooError
+from genzoo.core.hookspecs import hookimpl
+from genzoo.core.model import Batch, DataSpec, Model
 from genzoo.data.packaged import digits
 from genzoo.data.toy import grid25
-from genzoo.errors import GenzooError
+from genzoo.evaluators.linear_svm import c_grid, decision_weights, fit_ovr, kkt_violation
 from genzoo.evaluators.svm_features import (
     SVMFeatures,
     draw_labelled,
@@ -29,9 +32,6 @@ from genzoo.evaluators.svm_features import (
     protocol_splits,
     svm_protocol,
 )
-from genzoo.hookspecs import hookimpl
-from genzoo.linear_svm import c_grid, decision_weights, fit_ovr, kkt_violation
-from genzoo.model import Batch, DataSpec, Model
 from genzoo.testing import check_evaluator
 
 # --- the solver against sklearn -----------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from host_helpers import run_cli
 
-from genzoo.runs import Run
+from genzoo.training.runs import Run
 
 pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import (  # noqa: E402

@@ -11,9 +11,9 @@ import pytest
 import torch
 from model_cases import TINY, TINY_DEFAULTLIKE, TINY_PAPERLIKE, build, train
 
-from genzoo import allocator
+from genzoo.core.rng import ReplicaRNG
 from genzoo.layers import BatchNorm, Linear, mlp
-from genzoo.rng import ReplicaRNG
+from genzoo.training import allocator
 from genzoo_plugins.common.toy_nets import FourierFeatures
 
 

@@ -13,7 +13,7 @@ import torch
 from host_helpers import run_cli
 from safetensors.torch import load_file
 
-from genzoo.runs import Run
+from genzoo.training.runs import Run
 
 GAN = ["gan", "--toy", "grid25", "--set", "decoder_hidden=16", "--set", "disc_units=16",
        "--no-progress"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from genzoo.model import DataSpec
+from genzoo.core.model import DataSpec
 
 
 class Dataset:

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from genzoo.core.errors import GenzooError
 from genzoo.data.files import cache_home
-from genzoo.errors import GenzooError
 
 FORMAT_VERSION = 1  # bump when decoding changes, so old caches are not reused
 _MMAP_MIN_BYTES = 1 << 20  # smaller arrays are simply read into memory

@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import DataSpec
 from genzoo.data.cache import cached_arrays, stamp
 from genzoo.data.decode import ImageTree, decode_into
 from genzoo.data.files import FileSpec, Published, describe_located, flag, locate
 from genzoo.data.images import ImageDataset
-from genzoo.errors import GenzooError
-from genzoo.model import DataSpec
 
 _ATTR, _PART, _IMAGES = "list_attr_celeba.txt", "list_eval_partition.txt", "img_align_celeba"
 _SPLIT_CODES = {"train": 0, "valid": 1, "test": 2}

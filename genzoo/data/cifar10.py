@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import DataSpec
 from genzoo.data.files import Download, FileSpec, Published, describe_located, flag, locate
 from genzoo.data.images import ImageDataset
-from genzoo.errors import GenzooError
-from genzoo.model import DataSpec
 
 _DIR = "cifar-10-batches-py"
 _BATCHES = {"data_batch_1": "c99cafc152244af753f735de768cd75f",

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from genzoo.core.errors import GenzooError
 from genzoo.data.cache import note
-from genzoo.errors import GenzooError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff",
                             ".ppm", ".pgm"})

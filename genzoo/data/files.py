@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genzoo.errors import GenzooError
+from genzoo.core.errors import GenzooError
 
 ENV_DATA = "GENZOO_DATA"
 ENV_CACHE = "GENZOO_CACHE"
@@ -267,7 +267,7 @@ def file_md5(path: Path) -> str:
         memo = _read_memo()  # re-read: another process may have added entries meanwhile
         memo[key] = {"stamp": stamp, "md5": md5, "mac": _sign(secret, key, stamp, md5)}
         try:
-            from genzoo.runs import atomic_write_json
+            from genzoo.training.runs import atomic_write_json
 
             atomic_write_json(_memo_path(), memo)
         except OSError:

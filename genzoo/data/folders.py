@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import DataSpec
 from genzoo.data.cache import cached_arrays
 from genzoo.data.decode import ImageTree, decode_into, is_image
 from genzoo.data.files import Download, FileSpec, Published, describe_located, flag, locate
 from genzoo.data.images import ImageDataset
-from genzoo.errors import GenzooError
-from genzoo.model import DataSpec
 
 _TINY = "tiny-imagenet-200"
 PUBLISHED_TINY = Published(

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import DataSpec
 from genzoo.data.base import Dataset
-from genzoo.errors import GenzooError
-from genzoo.model import DataSpec
 
 Labels = torch.Tensor | None
 

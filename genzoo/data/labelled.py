@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from genzoo.core.errors import GenzooError
 from genzoo.data.base import Dataset
 from genzoo.data.images import ImageDataset, to_float
-from genzoo.errors import GenzooError
 
 UNLABELLED = -1
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import DataSpec
 from genzoo.data.images import ArrayDataset, holdout_by_class
-from genzoo.errors import GenzooError
-from genzoo.model import DataSpec
 
 TEST_FRACTION = 0.2
 

@@ -11,10 +11,10 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from genzoo.core.hookspecs import hookimpl
+from genzoo.core.registry import DatasetRegistry
 from genzoo.data import toy
 from genzoo.data.base import Dataset
-from genzoo.hookspecs import hookimpl
-from genzoo.registry import DatasetRegistry
 
 # name -> (module, attribute, description)
 IMAGE_DATASETS = {

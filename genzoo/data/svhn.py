@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import DataSpec
 from genzoo.data.cache import cached_arrays, stamp
 from genzoo.data.files import Download, FileSpec, Published, describe_located, flag, locate
 from genzoo.data.images import ImageDataset
-from genzoo.errors import GenzooError
-from genzoo.model import DataSpec
 
 _URL = "http://ufldl.stanford.edu/housenumbers/"
 _MD5 = {"train": "e26dedcc434d2e4c54c9b2d4a06d8373", "test": "eb5a983be6a315427106f1b164d9cef3",

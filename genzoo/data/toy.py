@@ -6,8 +6,8 @@ import math
 
 import torch
 
+from genzoo.core.model import DataSpec
 from genzoo.data.base import Dataset
-from genzoo.model import DataSpec
 
 
 class GaussianMixture(Dataset):

@@ -11,10 +11,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import Model, can_phrase
+from genzoo.core.rng import STREAMS, ReplicaRNG
 from genzoo.data.base import Dataset
-from genzoo.errors import GenzooError
-from genzoo.model import Model, can_phrase
-from genzoo.rng import STREAMS, ReplicaRNG
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Evaluators that judge images by their class: a classifier of the dataset's own labels
-(``genzoo.label_classifier``, fitted on the training split and cached) reads what a model made.
+(``genzoo.evaluators.label_classifier``, fitted on the training split and cached) reads what
+a model made.
 
 - ``class-agreement`` (needs reconstruct): the fraction of held-out images x whose
   reconstruction G_x(G_z(x)) the classifier puts in x's own labelled class (chance: the
@@ -26,10 +27,11 @@ from pathlib import Path
 
 import torch
 
-from genzoo import label_classifier
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import Model
 from genzoo.data.base import Dataset
 from genzoo.data.images import ImageDataset, to_float
-from genzoo.errors import GenzooError
+from genzoo.evaluators import label_classifier
 from genzoo.evaluators.base import EvalResult, Evaluator, eval_rng
 from genzoo.evaluators.reconstruction import (
     HELDOUT_IMAGES,
@@ -37,7 +39,6 @@ from genzoo.evaluators.reconstruction import (
     heldout_indices,
     reconstruct_images,
 )
-from genzoo.model import Model
 
 SAMPLES = 1_000
 CHUNK = 250

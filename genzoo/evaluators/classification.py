@@ -11,10 +11,10 @@ from pathlib import Path
 
 import torch
 
+from genzoo.core.model import Model
 from genzoo.data.base import Dataset
 from genzoo.data.images import ImageDataset
 from genzoo.evaluators.base import EvalResult, Evaluator, eval_rng, heldout
-from genzoo.model import Model
 
 HELDOUT = 2_000
 BATCH = 500  # test images per forward pass

@@ -3,7 +3,7 @@
 Options (shared by both; ``genzoo evaluate`` passes them through):
 
 - ``fid_weights``: the Inception weights file (else ``$GENZOO_FID_WEIGHTS``, torch-fidelity's
-  download, or genzoo's converted copy; see genzoo.fid_weights);
+  download, or genzoo's converted copy; see genzoo.evaluators.inception);
 - ``fid_samples``: generated images per replica (default 10,000, "FID-10k");
 - ``fid_reference``: the first N images of the split are the reference (default 10,000;
   0 = the whole split); their statistics are cached on disk by content;
@@ -21,10 +21,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import Model
 from genzoo.data.base import Dataset
-from genzoo.errors import GenzooError
 from genzoo.evaluators.base import EvalResult, Evaluator, eval_rng
-from genzoo.model import Model
 
 DEFAULT_SAMPLES = 10_000
 DEFAULT_REFERENCE = 10_000
@@ -58,7 +58,7 @@ class _InceptionEvaluator(Evaluator):
 
     def _stats(self, model: Model, dataset: Dataset, seed: int) -> tuple[Any, list[Any]]:
         """(reference statistics, generated statistics per replica)."""
-        from genzoo import fid
+        from genzoo.evaluators import frechet as fid
 
         o = self.options
         n = _positive(o, "fid_samples", DEFAULT_SAMPLES, minimum=2)
@@ -80,7 +80,7 @@ class FID(_InceptionEvaluator):
 
     def evaluate(self, model: Model, dataset: Dataset, *, seed: int = 0,
                  out_dir: Path | None = None) -> EvalResult:
-        from genzoo import fid
+        from genzoo.evaluators import frechet as fid
 
         self.check(model, dataset)
         real, generated = self._stats(model, dataset, seed)
@@ -95,7 +95,7 @@ class KID(_InceptionEvaluator):
 
     def evaluate(self, model: Model, dataset: Dataset, *, seed: int = 0,
                  out_dir: Path | None = None) -> EvalResult:
-        from genzoo import fid
+        from genzoo.evaluators import frechet as fid
 
         self.check(model, dataset)
         subsets = _positive(self.options, "kid_subsets", fid.KID_SUBSETS)

@@ -24,12 +24,12 @@ from pathlib import Path
 
 import torch
 
+from genzoo.core.model import Model
+from genzoo.core.rng import ReplicaRNG
 from genzoo.data.base import Dataset
 from genzoo.data.toy import GaussianMixture
 from genzoo.evaluators.base import EvalResult, Evaluator, eval_rng, heldout
 from genzoo.evaluators.mode_coverage import HQ_THRESHOLD, mixture_reason
-from genzoo.model import Model
-from genzoo.rng import ReplicaRNG
 
 HELDOUT_POINTS = 10_000
 LATENT_POINTS = 1_000

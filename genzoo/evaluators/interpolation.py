@@ -28,13 +28,13 @@ from pathlib import Path
 
 import torch
 
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import Model
+from genzoo.core.rng import ReplicaRNG
 from genzoo.data.base import Dataset
-from genzoo.errors import GenzooError
 from genzoo.evaluators.base import EvalResult, Evaluator, eval_rng
 from genzoo.evaluators.reconstruction import checked_output, heldout_images, image_reason
-from genzoo.grids import save_png, tile
-from genzoo.model import Model
-from genzoo.rng import ReplicaRNG
+from genzoo.figures.grids import save_png, tile
 
 PAIRS = 10
 STEPS = 10

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import torch
 
+from genzoo.core.model import Model
 from genzoo.data.base import Dataset
 from genzoo.data.toy import GaussianMixture
 from genzoo.evaluators.base import EvalResult, Evaluator, eval_rng
-from genzoo.model import Model
 
 PAPER_SAMPLES = 10_000
 PACGAN_SAMPLES = 2_500

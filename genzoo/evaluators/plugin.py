@@ -1,5 +1,7 @@
 """The host's own evaluators, registered through the same hook as any plugin's."""
 
+from genzoo.core.hookspecs import hookimpl
+from genzoo.core.registry import EvaluatorRegistry
 from genzoo.evaluators.classes import ClassAgreement, ClassifierScore
 from genzoo.evaluators.classification import Classification
 from genzoo.evaluators.fid import FID, KID
@@ -8,8 +10,6 @@ from genzoo.evaluators.interpolation import Interpolation
 from genzoo.evaluators.mode_coverage import ModeCoverage
 from genzoo.evaluators.reconstruction import Reconstruction
 from genzoo.evaluators.svm_features import SVMFeatures
-from genzoo.hookspecs import hookimpl
-from genzoo.registry import EvaluatorRegistry
 
 
 @hookimpl

@@ -25,13 +25,13 @@ from pathlib import Path
 
 import torch
 
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import Model
+from genzoo.core.rng import ReplicaRNG
 from genzoo.data.base import Dataset
 from genzoo.data.images import ImageDataset, to_float
-from genzoo.errors import GenzooError
 from genzoo.evaluators.base import EvalResult, Evaluator, eval_rng
-from genzoo.grids import save_reconstructions
-from genzoo.model import Model
-from genzoo.rng import ReplicaRNG
+from genzoo.figures.grids import save_reconstructions
 
 HELDOUT_IMAGES = 1_000
 GRID_PAIRS = 50

@@ -14,7 +14,8 @@ REFERENCE.md gives it:
   as REFERENCE.md says; ``balanced=false`` draws them uniformly without replacement, as the
   original code's ShuffledScheme did.
 - The classifier: sklearn's ``LinearSVC(C=C)`` (squared hinge, L2 penalty, one-vs-rest,
-  penalised intercept with ``intercept_scaling=1``), solved exactly by ``genzoo.linear_svm``.
+  penalised intercept with ``intercept_scaling=1``), solved exactly by
+  ``genzoo.evaluators.linear_svm``.
 - C: one of 50 values with natural-log C evenly spaced in [-20, 20], the one with the lowest
   validation error (the smallest C on ties, as the original's strict ``<``).
 - ``select=once`` (default, the original code): C is chosen once, on the validation error of
@@ -42,13 +43,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import Model
 from genzoo.data.base import Dataset
 from genzoo.data.images import ImageDataset, holdout_by_class, to_float
-from genzoo.errors import GenzooError
 from genzoo.evaluators.base import EvalResult, Evaluator
-from genzoo.linear_svm import c_grid, decision_weights, fit_ovr, predict
-from genzoo.model import Model
-from genzoo.runs import atomic_write_json
+from genzoo.evaluators.linear_svm import c_grid, decision_weights, fit_ovr, predict
+from genzoo.training.runs import atomic_write_json
 
 LABELS = 1_000
 DRAWS = 100

@@ -8,9 +8,9 @@ from typing import Any
 
 import torch
 
-from genzoo.errors import GenzooError
-from genzoo.model import Batch, DataSpec, Model
-from genzoo.rng import ReplicaRNG
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import Batch, DataSpec, Model
+from genzoo.core.rng import ReplicaRNG
 from genzoo_plugins.common import conditioning, k_plus_one, networks, toy_nets
 from genzoo_plugins.common.conditioning import ConditionFields
 from genzoo_plugins.common.config import (

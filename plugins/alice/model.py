@@ -26,9 +26,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from genzoo.errors import GenzooError
-from genzoo.model import Batch, DataSpec
-from genzoo.rng import ReplicaRNG
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import Batch, DataSpec
+from genzoo.core.rng import ReplicaRNG
 from genzoo_plugins.ali.model import ALI, PAPER_TOY, ALIConfig
 from genzoo_plugins.common import networks, toy_nets
 from genzoo_plugins.common.game import Pairs, d_loss

@@ -1,7 +1,7 @@
 """Registers ALICE."""
 
-from genzoo.hookspecs import hookimpl
-from genzoo.registry import ModelRegistry
+from genzoo.core.hookspecs import hookimpl
+from genzoo.core.registry import ModelRegistry
 from genzoo_plugins.alice.model import ALICE
 
 

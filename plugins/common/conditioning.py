@@ -20,8 +20,8 @@ import torch
 from torch import nn
 from torch.nn.utils import skip_init
 
-from genzoo.errors import GenzooError
-from genzoo.model import DataSpec
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import DataSpec
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from genzoo.config import bounded
+from genzoo.core.config import bounded
 
 Activation = Literal["maxout", "leaky_relu", "relu"]
 

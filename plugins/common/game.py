@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genzoo.rng import ReplicaRNG
+from genzoo.core.rng import ReplicaRNG
 from genzoo_plugins.common.config import GameFields
 
 Pairs = tuple[torch.Tensor, torch.Tensor]  # (real, fake), each (R, B, features)

@@ -25,9 +25,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import skip_init
 
-from genzoo.errors import GenzooError
-from genzoo.model import DataSpec
-from genzoo.rng import ReplicaRNG
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import DataSpec
+from genzoo.core.rng import ReplicaRNG
 from genzoo_plugins.common import conditioning, image_specs
 from genzoo_plugins.common.image_specs import Layer, NetSpec
 

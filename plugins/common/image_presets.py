@@ -22,7 +22,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from genzoo.model import DataSpec
+from genzoo.core.model import DataSpec
 from genzoo_plugins.common import image_specs
 
 Layer = Mapping[str, Any] | Callable[[DataSpec], Mapping[str, Any]]

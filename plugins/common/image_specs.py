@@ -31,7 +31,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from genzoo.errors import GenzooError
+from genzoo.core.errors import GenzooError
 
 Op = Literal["conv", "convT"]
 Act = Literal["lrelu", "relu", "maxout", "linear", "sigmoid", "tanh"]

@@ -14,9 +14,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from genzoo.core.model import DataSpec
+from genzoo.core.rng import ReplicaRNG
 from genzoo.layers import BatchNorm, Maxout
-from genzoo.model import DataSpec
-from genzoo.rng import ReplicaRNG
 from genzoo_plugins.common import image_nets, toy_nets
 
 

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from genzoo.errors import GenzooError
+from genzoo.core.errors import GenzooError
+from genzoo.core.rng import ReplicaRNG
 from genzoo.layers import mlp
-from genzoo.rng import ReplicaRNG
 from genzoo_plugins.common.config import (
     DecoderFields,
     DiscriminatorFields,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from genzoo.rng import ReplicaRNG
+from genzoo.core.rng import ReplicaRNG
 from genzoo_plugins.common import toy_nets
 from genzoo_plugins.common.game import lr_scale
 from genzoo_plugins.gan.two_phase import (

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
-from genzoo.model import Batch, DataSpec, Model
-from genzoo.rng import ReplicaRNG
+from genzoo.core.model import Batch, DataSpec, Model
+from genzoo.core.rng import ReplicaRNG
 from genzoo_plugins.common import networks, toy_nets
 from genzoo_plugins.common.config import (
     PAPER_DECODER,

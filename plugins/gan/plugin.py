@@ -1,7 +1,7 @@
 """Registers the GAN baselines: plain GAN, learned inverse mapping, post-hoc inference."""
 
-from genzoo.hookspecs import hookimpl
-from genzoo.registry import ModelRegistry
+from genzoo.core.hookspecs import hookimpl
+from genzoo.core.registry import ModelRegistry
 from genzoo_plugins.gan.inverse import GANInverse
 from genzoo_plugins.gan.model import GAN
 from genzoo_plugins.gan.posthoc import GANPosthoc

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from genzoo.rng import ReplicaRNG
+from genzoo.core.rng import ReplicaRNG
 from genzoo_plugins.common import networks, toy_nets
 from genzoo_plugins.common.config import PAPER_JOINT, JointDiscriminatorFields
 from genzoo_plugins.common.game import Game, Pairs

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from genzoo.model import Batch
-from genzoo.rng import ReplicaRNG
+from genzoo.core.model import Batch
+from genzoo.core.rng import ReplicaRNG
 from genzoo_plugins.common import networks
 from genzoo_plugins.common.config import PAPER_ENCODER, EncoderFields
 from genzoo_plugins.common.image_presets import by_kind, image_default, image_paper, toy_default

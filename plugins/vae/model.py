@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from genzoo.errors import GenzooError
-from genzoo.model import Batch, DataSpec, Model
-from genzoo.rng import ReplicaRNG
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import Batch, DataSpec, Model
+from genzoo.core.rng import ReplicaRNG
 from genzoo_plugins.common import networks, toy_nets
 from genzoo_plugins.common.config import (
     PAPER_DECODER,

@@ -1,7 +1,7 @@
 """Registers the VAE."""
 
-from genzoo.hookspecs import hookimpl
-from genzoo.registry import ModelRegistry
+from genzoo.core.hookspecs import hookimpl
+from genzoo.core.registry import ModelRegistry
 from genzoo_plugins.vae.model import VAE
 
 

@@ -8,7 +8,7 @@ from genzoo_example.plugin import blob
 
 from genzoo.data.toy import grid25
 from genzoo.testing import MODEL_CHECKS, check_evaluator, check_model
-from genzoo.trainer import Trainer, TrainSettings
+from genzoo.training.trainer import Trainer, TrainSettings
 
 
 @pytest.mark.parametrize("check", MODEL_CHECKS)

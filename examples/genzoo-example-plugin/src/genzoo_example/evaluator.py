@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from genzoo.core.model import Model
 from genzoo.data.base import Dataset
 from genzoo.evaluators.base import EvalResult, Evaluator, eval_rng, heldout
-from genzoo.model import Model
 
 
 class MeanError(Evaluator):

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from genzoo.model import Batch, DataSpec, Model
-from genzoo.rng import ReplicaRNG
+from genzoo.core.model import Batch, DataSpec, Model
+from genzoo.core.rng import ReplicaRNG
 
 
 @dataclass

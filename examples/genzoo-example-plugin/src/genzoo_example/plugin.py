@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from genzoo import hookimpl
+from genzoo.core.registry import DatasetRegistry, EvaluatorRegistry, ModelRegistry
 from genzoo.data.toy import GaussianMixture
-from genzoo.registry import DatasetRegistry, EvaluatorRegistry, ModelRegistry
 from genzoo_example.evaluator import MeanError
 from genzoo_example.model import Gaussian
 

@@ -1,4 +1,4 @@
-"""The image compare's figure and report.html (the toy compare's are in ``genzoo.report``).
+"""The image compare's figure and report.html (the toy compare's are in ``genzoo.reports.toy``).
 
 figure.png: a column per model (its first seed); a grid of samples on top, and beneath it, for
 models that reconstruct, held-out images and their reconstructions in the paper's layout (odd
@@ -18,14 +18,14 @@ from typing import Any
 
 import torch
 
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import Model
 from genzoo.data.base import Dataset
-from genzoo.errors import GenzooError
 from genzoo.evaluators.base import eval_rng
 from genzoo.evaluators.reconstruction import heldout_images, reconstruct_images
-from genzoo.grids import interleave, tile
-from genzoo.model import Model
-from genzoo.report import _CSS, _table_html, runs_table, table_rows
-from genzoo.runs import atomic_write_bytes
+from genzoo.figures.grids import interleave, tile
+from genzoo.reports.toy import _CSS, _table_html, runs_table, table_rows
+from genzoo.training.runs import atomic_write_bytes
 
 FIGURE_SAMPLES = 64  # an 8 × 8 grid
 FIGURE_PAIRS = 32  # 4 pairs a row, 8 rows: the same square as the samples
@@ -120,7 +120,7 @@ def _show(ax: Any, image: torch.Tensor) -> None:
 
 def save_figure(figures: dict[str, ImageFigureData], path: Path) -> None:
     """A column per model: samples above, reconstructions (original, reconstruction) below."""
-    from genzoo.plots import pyplot
+    from genzoo.figures.plots import pyplot
 
     plt = pyplot()
     names = list(figures)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from genzoo.data.base import Dataset
 from genzoo.evaluators.fid import DEFAULT_SAMPLES
-from genzoo.findings import Finding
+from genzoo.reports.findings import Finding
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -183,7 +183,7 @@ ROWS = ("samples (blue) over the data (grey)", "q(z) by component over p(z) (gre
 
 def save_figure(figures: dict[str, FigureData], dataset: Dataset, path: Path) -> None:
     """Figure 8's layout: a column per model, rows for samples, q(z) and reconstructions."""
-    from genzoo.plots import pyplot
+    from genzoo.figures.plots import pyplot
 
     plt = pyplot()
     names = list(figures)

@@ -7,12 +7,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from genzoo.errors import GenzooError, PluginError
+from genzoo.core.errors import GenzooError, PluginError
 
 if TYPE_CHECKING:
+    from genzoo.core.model import Model
     from genzoo.data.base import Dataset
     from genzoo.evaluators.base import Evaluator
-    from genzoo.model import Model
 
 T = TypeVar("T")
 
@@ -77,7 +77,7 @@ class ModelRegistry(_NamedRegistry["type[Model]"]):
 
     def add(self, model_cls: type[Model], description: str | None = None) -> None:
         """Register a ``genzoo.Model`` subclass under its ``name`` attribute."""
-        from genzoo.model import Model
+        from genzoo.core.model import Model
 
         if not (isinstance(model_cls, type) and issubclass(model_cls, Model)):
             raise PluginError(f"plugin {self.owner!r} registered {model_cls!r} as a model; "

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import IO
 
-from genzoo.errors import GenzooError
+from genzoo.core.errors import GenzooError
 
 try:
     import fcntl

@@ -22,9 +22,9 @@ from typing import Any
 
 import pluggy
 
-from genzoo import hookspecs
-from genzoo.errors import PluginError
-from genzoo.registry import PluginInfo, Registry
+from genzoo.core import hookspecs
+from genzoo.core.errors import PluginError
+from genzoo.core.registry import PluginInfo, Registry
 
 ENTRY_POINT_GROUP = "genzoo"
 

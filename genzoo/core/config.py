@@ -9,7 +9,7 @@ import types
 import typing
 from typing import Any, TypeVar
 
-from genzoo.errors import GenzooError
+from genzoo.core.errors import GenzooError
 
 C = TypeVar("C")
 

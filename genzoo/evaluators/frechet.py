@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from genzoo.core.errors import GenzooError, what_is
 from genzoo.data.cache import note
 from genzoo.data.files import cache_home
-from genzoo.errors import GenzooError, what_is
-from genzoo.fid_weights import FidWeights, build_extractor, find_weights
+from genzoo.evaluators.inception import FidWeights, build_extractor, find_weights
 
 STATS_VERSION = 1  # bump when what the cached statistics hold changes
 DEFAULT_BATCH = 100
@@ -107,7 +107,7 @@ _EXTRACTORS: dict[tuple[str, str], InceptionFeatures] = {}
 
 def extractor(weights: str | Path | None = None, *, device: str | torch.device = "cpu",
               batch_size: int = DEFAULT_BATCH) -> InceptionFeatures:
-    """The extractor for the weights found (see genzoo.fid_weights), built once per process
+    """The extractor for the weights found (see genzoo.evaluators.inception), built once per process
     and device (building takes seconds; ``fid`` and ``kid`` share it)."""
     found = find_weights(weights)
     key = (found.sha256, str(torch.device(device)))
@@ -201,7 +201,7 @@ def _read_stats(path: Path) -> Stats | None:
 def _write_stats(path: Path, stats: Stats) -> None:
     from safetensors.numpy import save
 
-    from genzoo.runs import atomic_write_bytes
+    from genzoo.training.runs import atomic_write_bytes
 
     arrays = {"features": np.ascontiguousarray(stats.features), "mu": stats.mu,
               "sigma": stats.sigma}

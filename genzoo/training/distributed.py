@@ -64,9 +64,9 @@ import torch.distributed as dist
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from genzoo.errors import GenzooError
-from genzoo.model import Model
-from genzoo.rng import STREAMS, ReplicaRNG, derive_seed
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import Model
+from genzoo.core.rng import STREAMS, ReplicaRNG, derive_seed
 
 RNG_KEY = "rng/ranks/{}"  # checkpoint tensors (world, replicas, state bytes): every rank's states
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import torch
 
+from genzoo.core.model import Model
+from genzoo.core.rng import ReplicaRNG
 from genzoo.data.base import Dataset
-from genzoo.grids import save_grid, save_reconstructions
-from genzoo.model import Model
-from genzoo.rng import ReplicaRNG
+from genzoo.figures.grids import save_grid, save_reconstructions
 
 SAMPLES = 64  # an 8 × 8 grid
 RECONSTRUCTIONS = 50  # 5 rows of 10 (original, reconstruction) pairs
@@ -41,7 +41,7 @@ class Snapshots:
 
     def __init__(self, model: Model, dataset: Dataset, run_dir: Path, every: int):
         self.model, self.dataset, self.run_dir, self.every = model, dataset, Path(run_dir), every
-        self.board: Any = None  # a genzoo.tblog.Board: the same grids into TensorBoard
+        self.board: Any = None  # a genzoo.training.tblog.Board: the same grids into TensorBoard
         self.step = 0
 
     @classmethod

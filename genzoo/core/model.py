@@ -4,7 +4,7 @@ Shapes. Every tensor a model takes or returns has a leading *replica* axis R: a 
 with ``seeds=[s0, ..., s{R-1}]`` holds R independent copies of its networks (one per seed).
 A model that sets ``vectorized = True`` computes all R copies as one batched computation
 (see ``genzoo.layers``); any other model is built with a single seed (R = 1) and the host
-stacks several instances when it needs several seeds (``genzoo.stack.ModelStack``).
+stacks several instances when it needs several seeds (``genzoo.training.stack.ModelStack``).
 
 - ``sample(n, rng)``      -> x of shape (R, n, *data.x_shape)            capability "sample"
 - ``encode(x, rng)``      -> z of shape (R, n, z_dim) from x (R, n, ...) capability "encode"
@@ -20,7 +20,7 @@ stacks several instances when it needs several seeds (``genzoo.stack.ModelStack`
                              it (for a joint D, at the pair (x, z) that made x)
 - ``score_data(x, rng)``  -> logit (R, n) of that discriminator at real data x (R, n, ...)
                                                                           capability "guide"
-                             (``genzoo.sampling``'s guided samplers, ``--sampler drs|mh``)
+                             (``genzoo.core.sampling``'s guided samplers, ``--sampler drs|mh``)
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from genzoo import config as config_lib
-from genzoo.errors import GenzooError, PluginError
-from genzoo.rng import ReplicaRNG
+from genzoo.core import config as config_lib
+from genzoo.core.errors import GenzooError, PluginError
+from genzoo.core.rng import ReplicaRNG
 
 CAPABILITIES = frozenset({"sample", "encode", "reconstruct", "classify", "features", "guide"})
 # what "a model that can ..." says of each capability, in messages

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from genzoo.registry import DatasetRegistry, EvaluatorRegistry, ModelRegistry
+    from genzoo.core.registry import DatasetRegistry, EvaluatorRegistry, ModelRegistry
 
 PROJECT = "genzoo"
 hookspec = pluggy.HookspecMarker(PROJECT)

@@ -31,8 +31,8 @@ from typing import Any
 
 import torch
 
-from genzoo.errors import GenzooError
-from genzoo.rng import ReplicaRNG
+from genzoo.core.errors import GenzooError
+from genzoo.core.rng import ReplicaRNG
 
 SAMPLERS = ("raw", "drs", "mh")
 GUIDED = ("drs", "mh")

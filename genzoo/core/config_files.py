@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genzoo.errors import GenzooError, what_is
+from genzoo.core.errors import GenzooError, what_is
 
 TOML_KEYS = {"model", "dataset", "preset", "seeds", "steps", "batch_size", "precision",
              "log_every", "checkpoint_every", "checkpoint_minutes", "settings", "data_dir"}
@@ -119,7 +119,7 @@ def model_settings(spec: TrainSpec, config_cls: type) -> dict[str, Any]:
     the closest name); a config.json's are skipped, as settings removed since the run."""
     import typing
 
-    from genzoo import config as config_lib
+    from genzoo.core import config as config_lib
 
     types_ = config_lib.field_types(config_cls)
     out: dict[str, Any] = {}

@@ -19,7 +19,7 @@ import ctypes.util
 import os
 import sys
 
-from genzoo.errors import GenzooError
+from genzoo.core.errors import GenzooError
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3

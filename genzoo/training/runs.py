@@ -29,8 +29,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from genzoo.errors import GenzooError, what_is
-from genzoo.locks import LOCK_NAME, DirLock
+from genzoo.core.errors import GenzooError, what_is
+from genzoo.training.locks import LOCK_NAME, DirLock
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"

@@ -24,10 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genzoo.core.errors import GenzooError
 from genzoo.data.cache import note
 from genzoo.data.files import cache_home
 from genzoo.data.images import to_float
-from genzoo.errors import GenzooError
 
 VERSION = 1  # bump when the network or its training changes: old cache files are not reused
 EPOCHS = 6  # at least, and at least STEPS steps (small datasets need more passes)

@@ -12,13 +12,13 @@ from typing import Any
 
 import torch
 
-from genzoo import allocator, distributed, tblog
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import Batch, Model
+from genzoo.core.rng import ReplicaRNG
 from genzoo.data.base import Dataset
-from genzoo.errors import GenzooError
-from genzoo.model import Batch, Model
-from genzoo.rng import ReplicaRNG
-from genzoo.runs import Checkpoint, Run
-from genzoo.snapshots import Snapshots, steps_per_epoch
+from genzoo.training import allocator, distributed, tblog
+from genzoo.training.runs import Checkpoint, Run
+from genzoo.training.snapshots import Snapshots, steps_per_epoch
 
 PRECISIONS = ("fp32", "bf16")
 TOY_POINTS = 1_000  # samples per seed in the TensorBoard scatter at each checkpoint
@@ -40,7 +40,7 @@ class TrainSettings:
     # bfloat16; weights, optimizer state and losses in fp32). Image data only; Table 4's step
     # ran 1.7x faster than fp32 on a 2-core CPU with AVX512-BF16 (bench/image_throughput.py)
     precision: str = "fp32"
-    # TensorBoard event files in RUN/tensorboard (genzoo.tblog): scalars, grids, scatters
+    # TensorBoard event files in RUN/tensorboard (genzoo.training.tblog): scalars, grids, scatters
     tensorboard: bool = True
 
     def validate(self) -> None:
@@ -78,7 +78,7 @@ class Trainer:
     first. With a ``run``, metrics and checkpoints are written there; ``resume_from`` restores
     weights, optimizer state, step and every RNG, so a resumed run ends bit for bit where an
     uninterrupted one would (on CPU). Started by torchrun, it trains data-parallel (gradients
-    averaged over the processes, rank 0 writing): see ``genzoo.distributed``.
+    averaged over the processes, rank 0 writing): see ``genzoo.training.distributed``.
     """
 
     def __init__(self, model: Model, dataset: Dataset, settings: TrainSettings,
@@ -90,8 +90,8 @@ class Trainer:
         self.dataset = dataset
         self.train_data = model.training_data(dataset)  # what batches are drawn from
         self.settings = settings
-        # under torchrun (see genzoo.distributed): this rank's device and data stream; every
-        # rank reads a resumed run (self.source), rank 0 alone writes (self.run)
+        # under torchrun (see genzoo.training.distributed): this rank's device and data stream;
+        # every rank reads a resumed run (self.source), rank 0 alone writes (self.run)
         self.dp, self.device = distributed.setup(torch.device(device))
         is_main = self.dp is None or self.dp.is_main
         self.source = run

@@ -44,7 +44,7 @@ class Board:
 
     def scatter(self, tag: str, points: torch.Tensor, step: int) -> None:
         """Toy samples (n, 2) as a scatter plot."""
-        from genzoo.plots import pyplot
+        from genzoo.figures.plots import pyplot
 
         plt = pyplot()
         fig, ax = plt.subplots(figsize=(4, 4))

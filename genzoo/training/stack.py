@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from genzoo.model import Batch, Model
-from genzoo.rng import ReplicaRNG
+from genzoo.core.model import Batch, Model
+from genzoo.core.rng import ReplicaRNG
 
 
 class ModelStack(Model):

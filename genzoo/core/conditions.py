@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import torch
 
-from genzoo.errors import GenzooError
+from genzoo.core.errors import GenzooError
 
 FIGURE7_ROWS = ("male,attractive,young", "male,attractive", "attractive,young", "attractive")
 FIGURE7_COLS = ("", "black_hair", "brown_hair", "blond_hair", "black_hair,wavy_hair",

@@ -32,9 +32,9 @@ from pathlib import Path
 
 import torch
 
+from genzoo.core.errors import GenzooError
 from genzoo.data.cache import note
 from genzoo.data.files import cache_home
-from genzoo.errors import GenzooError
 
 ENV_WEIGHTS = "GENZOO_FID_WEIGHTS"
 EXTRACTOR = "inception-v3-compat"  # torch-fidelity's name for the extractor
@@ -133,7 +133,7 @@ def converted_weights() -> FidWeights:
 def _write_converted(state: dict[str, torch.Tensor], path: Path) -> str:
     from safetensors.torch import save
 
-    from genzoo.runs import atomic_write_bytes
+    from genzoo.training.runs import atomic_write_bytes
 
     # one metadata entry: safetensors writes several in hash-map order, which varies between
     # processes, and the file's sha256 must not
