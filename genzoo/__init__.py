@@ -55,12 +55,14 @@ MOVED = {
 
 # names a plugin author reaches for, at the top: name -> module that defines it
 EXPORTS = {
-    "Model": "genzoo.core.model", "DataSpec": "genzoo.core.model",
+    "Model": "genzoo.core.model", "DataSpec": "genzoo.core.model", "Batch": "genzoo.core.model",
     "ReplicaRNG": "genzoo.core.rng", "PluginError": "genzoo.core.errors",
     "ModelRegistry": "genzoo.core.registry", "DatasetRegistry": "genzoo.core.registry",
     "EvaluatorRegistry": "genzoo.core.registry",
     "Dataset": "genzoo.data.base", "Evaluator": "genzoo.evaluators.base",
     "EvalResult": "genzoo.evaluators.base",
+    "build_registry": "genzoo.core.plugins",
+    "Trainer": "genzoo.training.trainer", "TrainSettings": "genzoo.training.trainer",
 }
 
 

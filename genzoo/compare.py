@@ -29,6 +29,7 @@ import torch
 
 from genzoo import api
 from genzoo.core import config as config_lib
+from genzoo.core.atomic import atomic_write_bytes
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import Model, can_phrase
 from genzoo.core.registry import Registry
@@ -36,7 +37,6 @@ from genzoo.data.base import Dataset
 from genzoo.evaluators.base import check_options, eval_rng, heldout
 from genzoo.evaluators.mode_coverage import mixture_reason
 from genzoo.training.locks import LOCK_NAME, DirLock
-from genzoo.training.runs import atomic_write_bytes
 from genzoo.training.trainer import TrainSettings, resolve_device
 
 FIGURE_POINTS = 2_000  # points per panel of figure.png (one seed)

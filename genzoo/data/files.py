@@ -267,7 +267,7 @@ def file_md5(path: Path) -> str:
         memo = _read_memo()  # re-read: another process may have added entries meanwhile
         memo[key] = {"stamp": stamp, "md5": md5, "mac": _sign(secret, key, stamp, md5)}
         try:
-            from genzoo.training.runs import atomic_write_json
+            from genzoo.core.atomic import atomic_write_json
 
             atomic_write_json(_memo_path(), memo)
         except OSError:

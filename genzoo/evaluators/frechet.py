@@ -201,7 +201,7 @@ def _read_stats(path: Path) -> Stats | None:
 def _write_stats(path: Path, stats: Stats) -> None:
     from safetensors.numpy import save
 
-    from genzoo.training.runs import atomic_write_bytes
+    from genzoo.core.atomic import atomic_write_bytes
 
     arrays = {"features": np.ascontiguousarray(stats.features), "mu": stats.mu,
               "sigma": stats.sigma}

@@ -133,7 +133,7 @@ def converted_weights() -> FidWeights:
 def _write_converted(state: dict[str, torch.Tensor], path: Path) -> str:
     from safetensors.torch import save
 
-    from genzoo.training.runs import atomic_write_bytes
+    from genzoo.core.atomic import atomic_write_bytes
 
     # one metadata entry: safetensors writes several in hash-map order, which varies between
     # processes, and the file's sha256 must not

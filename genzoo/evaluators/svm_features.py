@@ -43,13 +43,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from genzoo.core.atomic import atomic_write_json
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import Model
 from genzoo.data.base import Dataset
 from genzoo.data.images import ImageDataset, holdout_by_class, to_float
 from genzoo.evaluators.base import EvalResult, Evaluator
 from genzoo.evaluators.linear_svm import c_grid, decision_weights, fit_ovr, predict
-from genzoo.training.runs import atomic_write_json
 
 LABELS = 1_000
 DRAWS = 100

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from genzoo.core.atomic import atomic_write_bytes
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import Model
 from genzoo.data.base import Dataset
@@ -25,7 +26,6 @@ from genzoo.evaluators.base import eval_rng
 from genzoo.evaluators.reconstruction import heldout_images, reconstruct_images
 from genzoo.figures.grids import interleave, tile
 from genzoo.reports.toy import _CSS, _table_html, runs_table, table_rows
-from genzoo.training.runs import atomic_write_bytes
 
 FIGURE_SAMPLES = 64  # an 8 × 8 grid
 FIGURE_PAIRS = 32  # 4 pairs a row, 8 rows: the same square as the samples

@@ -29,6 +29,12 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from genzoo.core.atomic import (  # noqa: F401 -- atomic_write_* also used from here
+    _FILE_MODE,
+    _fsync_dir,
+    atomic_write_bytes,
+    atomic_write_json,
+)
 from genzoo.core.errors import GenzooError, what_is
 from genzoo.training.locks import LOCK_NAME, DirLock
 
@@ -37,50 +43,6 @@ METRICS = "metrics.jsonl"
 CHECKPOINTS = "checkpoints"
 FORMAT_VERSION = 1
 _CKPT_RE = re.compile(r"^step-(\d+)\.json$")
-
-
-def _file_mode() -> int:
-    """The mode an ordinary ``open()`` would give a new file (mkstemp's is owner-only)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-_FILE_MODE = _file_mode()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file, fsync and rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, _FILE_MODE)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _finite(value: Any) -> Any:

@@ -6,9 +6,9 @@ from genzoo_example.evaluator import MeanError
 from genzoo_example.model import Gaussian
 from genzoo_example.plugin import blob
 
+from genzoo import Trainer, TrainSettings
 from genzoo.data.toy import grid25
 from genzoo.testing import MODEL_CHECKS, check_evaluator, check_model
-from genzoo.training.trainer import Trainer, TrainSettings
 
 
 @pytest.mark.parametrize("check", MODEL_CHECKS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from genzoo.core.model import Model
+from genzoo import Model
 from genzoo.data.base import Dataset
 from genzoo.evaluators.base import EvalResult, Evaluator, eval_rng, heldout
 

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from genzoo.core.model import Batch, DataSpec, Model
-from genzoo.core.rng import ReplicaRNG
+from genzoo import Batch, DataSpec, Model, ReplicaRNG
 
 
 @dataclass

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from genzoo import hookimpl
-from genzoo.core.registry import DatasetRegistry, EvaluatorRegistry, ModelRegistry
+from genzoo import DatasetRegistry, EvaluatorRegistry, ModelRegistry, hookimpl
 from genzoo.data.toy import GaussianMixture
 from genzoo_example.evaluator import MeanError
 from genzoo_example.model import Gaussian
