@@ -197,14 +197,17 @@ def _one_process(command: str) -> None:
 @app.command()
 def train(
     model: Annotated[str | None, typer.Argument(help="Model name (see `genzoo plugins`).")] = None,
-    toy: Annotated[str | None, typer.Option(help="Toy dataset: grid25 or ring8.")] = None,
+    toy: Annotated[str | None, typer.Option(help="Toy dataset: grid25, ring8 or a plugin's "
+                                                 "(`genzoo plugins` lists them).")] = None,
     dataset: Annotated[str | None, typer.Option(help="Dataset name.")] = None,
     steps: Annotated[int | None, typer.Option(help="Training steps.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Examples per step per seed.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     seeds: Annotated[int, typer.Option(help="Train this many seeds (seed, seed+1, ...) "
                                             "together.")] = 1,
-    preset: Annotated[str, typer.Option(help="Model preset: default or paper.")] = "default",
+    preset: Annotated[str, typer.Option(
+        help="Model preset: default, paper (the paper's settings) or one the model defines."
+    )] = "default",
     set_: Annotated[list[str] | None, typer.Option("--set", help="Model setting KEY=VALUE "
                                                    "(repeatable).")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -520,8 +523,8 @@ def evaluate(
 def compare(
     models: Annotated[list[str] | None, typer.Argument(help="Models to compare (see `genzoo "
                                                        "plugins`).")] = None,
-    toy: Annotated[str | None, typer.Option(help="Toy dataset: grid25 (the default) or "
-                                                 "ring8.")] = None,
+    toy: Annotated[str | None, typer.Option(help="Toy dataset: grid25 (the default), ring8 "
+                                                 "or a plugin's.")] = None,
     dataset: Annotated[str | None, typer.Option(help="Image dataset, e.g. mnist5k (see "
                                                      "`genzoo plugins`).")] = None,
     seeds: Annotated[int | None, typer.Option(help="Seeds per model (0..N-1), trained "
@@ -531,7 +534,9 @@ def compare(
                                                    "own).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Examples per step per seed (default: "
                                                         "each model's own).")] = None,
-    preset: Annotated[str, typer.Option(help="Model preset: default or paper.")] = "default",
+    preset: Annotated[str, typer.Option(
+        help="Model preset: default, paper (the paper's settings) or one the model defines."
+    )] = "default",
     set_: Annotated[list[str] | None, typer.Option("--set", help="Model setting "
                                                    "[MODEL.]KEY=VALUE (repeatable); without "
                                                    "MODEL. it applies to every model that has "

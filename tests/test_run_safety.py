@@ -408,3 +408,22 @@ def test_the_whole_fault_sweep_holds():
     done = subprocess.run([sys.executable, str(root / "bench" / "fault_sweep.py")],
                           capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_an_evaluators_refusal_names_the_evaluator():
+    from genzoo.data.toy import grid25
+    from genzoo.errors import GenzooError
+    from genzoo.evaluators.base import Evaluator
+
+    class Picky(Evaluator):
+        name = "picky"
+
+        def applies_to(self, dataset):
+            return "needs image data"  # a reason that does not say whose it is
+
+    class Dummy:
+        capabilities = frozenset({"sample"})
+        name = "m"
+
+    with pytest.raises(GenzooError, match="^picky: needs image data$"):
+        Picky().check(Dummy(), grid25())

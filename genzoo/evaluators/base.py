@@ -51,8 +51,8 @@ class Evaluator:
 
     def check(self, model: Model, dataset: Dataset) -> None:
         reason = self.missing(model, dataset)
-        if reason:
-            raise GenzooError(reason)
+        if reason:  # named, so a refusal from a third-party evaluator says whose it is
+            raise GenzooError(reason if self.name in reason else f"{self.name}: {reason}")
 
     def evaluate(self, model: Model, dataset: Dataset, *, seed: int = 0,
                  out_dir: Path | None = None) -> EvalResult:
