@@ -345,3 +345,13 @@ def test_a_plugin_calling_sys_exit_at_import_is_skipped_not_fatal(fake_entry_poi
     assert reg.models.names() == ["good"]
     assert reg.plugins["quitter"].error.startswith("SystemExit")
     assert "plugin 'quitter'" in capsys.readouterr().err
+
+
+def test_a_local_plugin_replaces_the_installed_one_of_its_name(fake_entry_points, clean_env,
+                                                               capsys):
+    fake_entry_points(iso=registers_model("iso_released", "plugin_installed"))
+    working_copy = registers_model("iso_working_copy", "plugin_working_copy")
+    reg = build_registry(extra_plugins=[("iso", working_copy)])
+    assert reg.models.names() == ["iso_working_copy"]  # the installed one was not loaded
+    assert reg.plugins["iso"].distribution == "<local>" and not reg.plugins["iso"].error
+    assert capsys.readouterr().err == ""

@@ -65,8 +65,13 @@ def build_registry(extra_plugins: Iterable[tuple[str, Any]] = (),
     """Load plugins and let each register into a fresh ``Registry``.
 
     ``extra_plugins`` are ``(name, module_or_object)`` pairs registered after the entry
-    points, for tests and for programs embedding genzoo.
+    points, for tests and for programs embedding genzoo; one named like an installed entry
+    point is used instead of it.
     """
+    extra_plugins = list(extra_plugins)
+    # a plugin handed in by name replaces the installed entry point of that name: a plugin's
+    # own tests run its working copy even where the plugin is also installed
+    local = {name for name, _ in extra_plugins}
     registry = Registry()
     pm = new_plugin_manager()
     blocked = blocked_names()
@@ -79,7 +84,7 @@ def build_registry(extra_plugins: Iterable[tuple[str, Any]] = (),
         eps = sorted(entry_points(group=ENTRY_POINT_GROUP),
                      key=lambda e: (_distribution(e)[0] != "genzoo", e.name))
         for ep in eps:
-            if ep.name in registry.plugins:
+            if ep.name in registry.plugins or (ep.name in local and ep.name not in blocked):
                 continue
             dist, version = _distribution(ep)
             info = registry.plugins[ep.name] = PluginInfo(ep.name, dist, version,
