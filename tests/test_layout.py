@@ -163,3 +163,37 @@ def test_every_stable_import_path_in_the_plugin_guide_exists():
             pass
         module, _, attr = dotted.rpartition(".")
         assert hasattr(importlib.import_module(module), attr), dotted
+
+
+def _plain_signature(obj) -> str:
+    """``(a, b=1, *, c)``: names and defaults, no annotations, no self/cls."""
+    import inspect
+
+    parts, star = [], False
+    for p in inspect.signature(obj).parameters.values():
+        if p.name in ("self", "cls"):
+            continue
+        if p.kind == p.KEYWORD_ONLY and not star:
+            parts.append("*")
+            star = True
+        prefix = "*" if p.kind == p.VAR_POSITIONAL else "**" if p.kind == p.VAR_KEYWORD else ""
+        parts.append(prefix + p.name + ("" if p.default is p.empty else f"={p.default!r}"))
+    return "(" + ", ".join(parts) + ")"
+
+
+def test_every_documented_signature_matches_the_code():
+    import re
+
+    guide = (PACKAGE.parent / "docs" / "plugins.md").read_text()
+    block = guide.split("<!-- signatures -->")[1].split("<!-- /signatures -->")[0]
+    lines = [line for line in block.splitlines() if line.startswith("genzoo.")]
+    assert len(lines) >= 20
+    for line in lines:
+        m = re.match(r"(genzoo[\w.]*)(\(.*?\))(?:\s{2,}|$)", line)
+        assert m, line
+        dotted, documented = m.groups()
+        parts = dotted.split(".")
+        obj = importlib.import_module(parts[0])
+        for part in parts[1:]:
+            obj = getattr(obj, part)
+        assert _plain_signature(obj) == documented, (dotted, _plain_signature(obj))
