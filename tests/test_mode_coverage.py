@@ -168,3 +168,21 @@ def test_registered_through_the_entry_point() -> None:
     reg = plugins.registry()
     assert reg.evaluator("mode-coverage") is ModeCoverage
     assert reg.evaluators.get("mode-coverage").owner == "core-evaluators"
+
+
+def test_a_third_party_dataset_that_declares_its_mixture_is_scored() -> None:
+    from genzoo.data.base import Mixture
+
+    class MyGrid(Dataset):  # not a GaussianMixture: it only says what it is drawn from
+        spec = DataSpec("my-grid", (2,), num_classes=25)
+
+        def draw(self, n, generator, split="train"):
+            return GRID.draw(n, generator, split)
+
+        def mixture(self) -> Mixture:
+            return Mixture(MEANS, STD)
+
+    ev = ModeCoverage(samples_paper=2000, samples=2000)
+    assert ev.applies_to(MyGrid()) is None
+    mine = ev.evaluate(FakeSampler([0, 1]), MyGrid()).metrics
+    assert mine == ev.evaluate(FakeSampler([0, 1]), GRID).metrics

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from genzoo.core.model import DataSpec
+
+
+@dataclass(frozen=True)
+class Mixture:
+    """A dataset's known structure: an equal-weight mixture of isotropic Gaussians, which the
+    mode metrics (mode-coverage, inference, compare's figure) score against."""
+
+    means: torch.Tensor  # (K, d): one row per mode
+    std: float  # every mode's standard deviation
 
 
 class Dataset:
@@ -22,3 +33,8 @@ class Dataset:
     def describe(self) -> dict[str, object]:
         """Settings recorded in a run's config.json."""
         return {"name": self.spec.name}
+
+    def mixture(self) -> Mixture | None:
+        """The Gaussian mixture the data is drawn from, when it is known (toy data), so that
+        evaluators can score modes; None (the default) for data without one."""
+        return None

@@ -7,7 +7,7 @@ import math
 import torch
 
 from genzoo.core.model import DataSpec
-from genzoo.data.base import Dataset
+from genzoo.data.base import Dataset, Mixture
 
 
 class GaussianMixture(Dataset):
@@ -35,6 +35,9 @@ class GaussianMixture(Dataset):
 
     def describe(self) -> dict[str, object]:
         return {"name": self.spec.name, "modes": self.num_modes, "std": self.std}
+
+    def mixture(self) -> Mixture:
+        return Mixture(self.means, self.std)
 
 
 def grid25() -> GaussianMixture:

@@ -27,7 +27,6 @@ import torch
 from genzoo.core.model import Model
 from genzoo.core.rng import ReplicaRNG
 from genzoo.data.base import Dataset
-from genzoo.data.toy import GaussianMixture
 from genzoo.evaluators.base import EvalResult, Evaluator, eval_rng, heldout
 from genzoo.evaluators.mode_coverage import HQ_THRESHOLD, mixture_reason
 
@@ -86,7 +85,8 @@ class InferenceQuality(Evaluator):
         """Options: ``heldout`` (10,000 points), ``latent_points`` (1,000), ``threshold``
         (3 σ) and ``chunk`` (2,500 points per forward pass)."""
         self.check(model, dataset)
-        assert isinstance(dataset, GaussianMixture)
+        mix = dataset.mixture()
+        assert mix is not None
         n = int(self.options.get("heldout", HELDOUT_POINTS))
         n_latent = min(n, int(self.options.get("latent_points", LATENT_POINTS)))
         threshold = float(self.options.get("threshold", HQ_THRESHOLD))
@@ -96,7 +96,7 @@ class InferenceQuality(Evaluator):
         with torch.no_grad():
             z, x_rec = encode_decode(model, x, rng, chunk)
             prior = rng.randn(n_latent, z.shape[-1])
-        scores = reconstruction_scores(x, x_rec, component, dataset.means, dataset.std,
+        scores = reconstruction_scores(x, x_rec, component, mix.means, mix.std,
                                        threshold)
         scores["latent_match"] = energy_distance(z[:, :n_latent], prior)
         return EvalResult({k: [float(v) for v in scores[k].reshape(-1)] for k in self.metrics})

@@ -26,7 +26,6 @@ import torch
 
 from genzoo.core.model import Model
 from genzoo.data.base import Dataset
-from genzoo.data.toy import GaussianMixture
 from genzoo.evaluators.base import EvalResult, Evaluator, eval_rng
 
 PAPER_SAMPLES = 10_000
@@ -83,7 +82,7 @@ def pacgan_protocol(x: torch.Tensor, means: torch.Tensor, std: float,
 
 def mixture_reason(dataset: Dataset) -> str | None:
     """None for a Gaussian mixture; otherwise why mixture metrics cannot score this data."""
-    if isinstance(dataset, GaussianMixture):
+    if dataset.mixture() is not None:
         return None
     return (f"dataset {dataset.spec.name!r} is not a Gaussian mixture; mode metrics need "
             f"known means (use --toy grid25 or ring8)")
@@ -117,13 +116,14 @@ class ModeCoverage(Evaluator):
         (3 σ) and ``chunk`` (samples per forward pass, 2,500). The PacGAN samples are the
         first ``samples`` of the paper protocol's draw: one sampling pass serves both."""
         self.check(model, dataset)
-        assert isinstance(dataset, GaussianMixture)
+        mix = dataset.mixture()
+        assert mix is not None
         n_paper = int(self.options.get("samples_paper", PAPER_SAMPLES))
         n_pacgan = int(self.options.get("samples", PACGAN_SAMPLES))
         threshold = float(self.options.get("threshold", HQ_THRESHOLD))
         chunk = int(self.options.get("chunk", PACGAN_SAMPLES))
         with torch.no_grad():
             x = sample_in_chunks(model, max(n_paper, n_pacgan), eval_rng(model, seed), chunk)
-        scores = {**paper_protocol(x[:, :n_paper], dataset.means),
-                  **pacgan_protocol(x[:, :n_pacgan], dataset.means, dataset.std, threshold)}
+        scores = {**paper_protocol(x[:, :n_paper], mix.means),
+                  **pacgan_protocol(x[:, :n_pacgan], mix.means, mix.std, threshold)}
         return EvalResult({k: [float(v) for v in t.reshape(-1)] for k, t in scores.items()})
