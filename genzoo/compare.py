@@ -260,7 +260,8 @@ def evaluator_notes(registry: Registry, results: dict[str, Any], wanted: list[st
             note = "; ".join(reasons) or cls().applies_to(dataset) or "nothing scored"
         if scored or note:
             about = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
-            out[name] = {"metrics": list(cls.metrics), "note": note, "about": about}
+            out[name] = {"metrics": list(cls.metrics), "note": note, "about": about,
+                         "labels": dict(cls.labels), "protocols": dict(cls.protocols)}
         if note:
             notes.append(f"{name}: {note}")
     return out, notes

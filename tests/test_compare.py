@@ -187,3 +187,23 @@ def test_a_diverged_seed_is_null_in_results_json() -> None:
     summary = summarize({"modes": [3.0, math.nan]})["modes"]
     assert summary["values"] == [3.0, None] and summary["mean"] is None
     json.dumps(summary, allow_nan=False)  # strict JSON
+
+
+def test_an_evaluators_declared_label_and_protocol_reach_the_report():
+    from genzoo.reports import images, toy
+
+    results = {"models": {"m": {"spread": {"mean": 0.5, "std": 0.0, "values": [0.5]},
+                                "seconds": 1.0}},
+               "evaluators": {"spread": {"metrics": ["spread"], "note": None, "about": "x",
+                                         "labels": {"spread": "sample spread / data spread"},
+                                         "protocols": {"spread": "root total variance"}}}}
+    header, rows = toy.table_rows(results)
+    assert rows[0][0] == "sample spread / data spread [spread]"
+    assert toy.label("spread") == "spread"  # without the evaluator's record: the bare name
+    # the built-ins declare theirs through the same path
+    from genzoo.evaluators.mode_coverage import ModeCoverage
+    from genzoo.evaluators.reconstruction import Reconstruction
+
+    assert set(ModeCoverage.labels) == set(ModeCoverage.metrics)
+    assert "derangement" in Reconstruction.protocols["reconstruction_normalized"]
+    assert not hasattr(images, "PROTOCOLS")

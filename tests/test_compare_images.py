@@ -97,7 +97,8 @@ def test_image_compare_writes_table_results_figure_and_report(registry, tmp_path
     # the failing default evaluator: its row is dashes, with one note saying why
     assert ae["run"]["errors"]["needs-weights"] == WEIGHTS_MESSAGE
     assert results["evaluators"]["needs-weights"] == {
-        "metrics": ["fake_fid"], "note": WEIGHTS_MESSAGE, "about": NeedsWeights.__doc__.strip()}
+        "metrics": ["fake_fid"], "note": WEIGHTS_MESSAGE, "about": NeedsWeights.__doc__.strip(),
+        "labels": {}, "protocols": {}}
     assert results["notes"] == [f"needs-weights: {WEIGHTS_MESSAGE}"]
     assert "not-registered" not in results["evaluators"]
     assert results["findings"] == []  # §4.5's findings are about the toy mixtures

@@ -76,6 +76,11 @@ class InferenceQuality(Evaluator):
     options_accepted = frozenset({"heldout", "latent_points", "threshold", "chunk"})
     requires = frozenset({"encode"})
     metrics = ("latent_match", "reconstruction_error", "reconstruction_mode_accuracy")
+    labels = {
+        "latent_match": "q(z) vs p(z), energy distance",
+        "reconstruction_error": "reconstruction error (squared distance)",
+        "reconstruction_mode_accuracy": "reconstructions in own mode (3σ)",
+    }
 
     def applies_to(self, dataset: Dataset) -> str | None:
         return mixture_reason(dataset)

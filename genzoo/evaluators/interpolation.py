@@ -99,6 +99,19 @@ class Interpolation(Evaluator):
     options_accepted = frozenset({"pairs", "steps", "chunk"})
     requires = frozenset({"encode"})  # encode comes with decode (the Model rules)
     metrics = ("interpolation_endpoint_mse", "interpolation_largest_step")
+    labels = {
+        "interpolation_endpoint_mse": "interpolation end decodes, MSE per pixel",
+        "interpolation_largest_step": "interpolation largest step / path length",
+    }
+    protocols = {
+        "interpolation_endpoint_mse":
+            "per-pixel squared error of the decodes of z1 ~ q(z|x1) and z2 ~ q(z|x2) against x1 "
+            "and x2, over 10 held-out pairs",
+        "interpolation_largest_step":
+            "largest pixel-space step between consecutive decodes along z1 → z2 (10 steps) over "
+            "the path's length: 1/9 is perfectly even, 1 a jump; it measures smoothness, not "
+            "realism",
+    }
 
     def applies_to(self, dataset: Dataset) -> str | None:
         return image_reason(dataset, self.name)

@@ -106,6 +106,13 @@ class ModeCoverage(Evaluator):
     options_accepted = frozenset({"samples", "samples_paper", "threshold", "chunk"})
     requires = frozenset({"sample"})
     metrics = ("modes_paper", "dropped_modes_paper", "modes", "high_quality", "reverse_kl")
+    labels = {
+        "modes_paper": "modes, paper protocol (10k samples)",
+        "dropped_modes_paper": "dropped modes, paper protocol",
+        "modes": "modes, PacGAN protocol (2.5k samples)",
+        "high_quality": "high-quality samples, PacGAN",
+        "reverse_kl": "reverse KL, PacGAN",
+    }
 
     def applies_to(self, dataset: Dataset) -> str | None:
         return mixture_reason(dataset)

@@ -124,6 +124,18 @@ class Reconstruction(Evaluator):
     options_accepted = frozenset({"heldout", "grid_pairs", "chunk"})
     requires = frozenset({"reconstruct"})
     metrics = ("reconstruction_mse", "reconstruction_normalized")
+    labels = {
+        "reconstruction_mse": "reconstruction MSE per pixel (held-out images)",
+        "reconstruction_normalized": "reconstruction error / error vs another image (BiGAN)",
+    }
+    protocols = {
+        "reconstruction_mse":
+            "mean over held-out test images (1,000 by default) and pixels, in [0, 1], of (x − x̂)²",
+        "reconstruction_normalized":
+            "BiGAN's normalised score: Σ‖x_i − x̂_i‖² / Σ‖x_π(i) − x̂_i‖² with π a random "
+            "derangement of the same images; 0 is perfect, about 1 means the reconstruction "
+            "ignores its input",
+    }
 
     def applies_to(self, dataset: Dataset) -> str | None:
         return image_reason(dataset, self.name)

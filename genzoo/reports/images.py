@@ -31,19 +31,6 @@ FIGURE_SAMPLES = 64  # an 8 × 8 grid
 FIGURE_PAIRS = 32  # 4 pairs a row, 8 rows: the same square as the samples
 PAIRS_PER_ROW = 4
 
-# what the metrics of the bundled image evaluators measure (others: their evaluator's summary)
-PROTOCOLS = {
-    "reconstruction_mse": "mean over held-out test images (1,000 by default) and pixels, "
-                          "in [0, 1], of (x − x̂)²",
-    "reconstruction_normalized": "BiGAN's normalised score: Σ‖x_i − x̂_i‖² / Σ‖x_π(i) − x̂_i‖² "
-                                 "with π a random derangement of the same images; 0 is perfect, "
-                                 "about 1 means the reconstruction ignores its input",
-    "interpolation_endpoint_mse": "per-pixel squared error of the decodes of z1 ~ q(z|x1) and "
-                                  "z2 ~ q(z|x2) against x1 and x2, over 10 held-out pairs",
-    "interpolation_largest_step": "largest pixel-space step between consecutive decodes along "
-                                  "z1 → z2 (10 steps) over the path's length: 1/9 is perfectly "
-                                  "even, 1 a jump; it measures smoothness, not realism",
-}
 
 # Published numbers on MNIST (REFERENCE.md), shown beside a compare on mnist5k and labelled as
 # published. Their protocols differ from genzoo's (full MNIST, other networks, other scales),
@@ -167,7 +154,8 @@ def write_html(results: dict[str, Any], figure: Path, path: Path) -> None:
     metric_items = []
     for ev_name, ev in evaluators.items():
         parts = [f"<li><b>{e(ev_name)}</b>: {e(ev.get('about', ''))}<ul>"]
-        parts += [f"<li><code>{e(m)}</code>: {e(PROTOCOLS.get(m, 'see the evaluator'))}</li>"
+        protocols = ev.get("protocols", {})
+        parts += [f"<li><code>{e(m)}</code>: {e(protocols.get(m, 'see the evaluator'))}</li>"
                   for m in ev.get("metrics", [])]
         metric_items.append("".join(parts) + "</ul></li>")
     page = f"""<!DOCTYPE html>

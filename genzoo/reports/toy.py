@@ -34,31 +34,28 @@ def _pct_pm(m: float, s: float) -> str:
     return f"{100 * m:.1f} ± {100 * s:.1f} %"
 
 
-# metric -> (label, format of a mean, format of mean ± std); unknown metrics get a generic one
-METRICS: dict[str, tuple[str, Callable[[float], str], Callable[[float, float], str]]] = {
-    "modes_paper": ("modes, paper protocol (10k samples)", lambda m: f"{m:.1f}",
+# metric -> (format of a mean, format of mean ± std), in table order; unknown metrics get a
+# generic one. Labels come from the evaluators (Evaluator.labels, recorded in results.json).
+METRICS: dict[str, tuple[Callable[[float], str], Callable[[float, float], str]]] = {
+    "modes_paper": (lambda m: f"{m:.1f}",
                     lambda m, s: f"{m:.1f} ± {s:.1f}"),
-    "dropped_modes_paper": ("dropped modes, paper protocol", lambda m: f"{m:.1f}",
+    "dropped_modes_paper": (lambda m: f"{m:.1f}",
                             lambda m, s: f"{m:.1f} ± {s:.1f}"),
-    "modes": ("modes, PacGAN protocol (2.5k samples)", lambda m: f"{m:.1f}",
+    "modes": (lambda m: f"{m:.1f}",
               lambda m, s: f"{m:.1f} ± {s:.1f}"),
-    "high_quality": ("high-quality samples, PacGAN", _pct, _pct_pm),
-    "reverse_kl": ("reverse KL, PacGAN", lambda m: f"{m:.3f}",
+    "high_quality": (_pct, _pct_pm),
+    "reverse_kl": (lambda m: f"{m:.3f}",
                    lambda m, s: f"{m:.3f} ± {s:.3f}"),
-    "acceptance_rate": ("guided sampler: proposals accepted", _pct, _pct_pm),
-    "latent_match": ("q(z) vs p(z), energy distance", lambda m: f"{m:.3f}",
+    "acceptance_rate": (_pct, _pct_pm),
+    "latent_match": (lambda m: f"{m:.3f}",
                      lambda m, s: f"{m:.3f} ± {s:.3f}"),
-    "reconstruction_error": ("reconstruction error (squared distance)", lambda m: f"{m:.3g}",
+    "reconstruction_error": (lambda m: f"{m:.3g}",
                              lambda m, s: f"{m:.3g} ± {s:.2g}"),
-    "reconstruction_mode_accuracy": ("reconstructions in own mode (3σ)", _pct, _pct_pm),
-    "reconstruction_mse": ("reconstruction MSE per pixel (held-out images)",
-                           lambda m: f"{m:.4f}", lambda m, s: f"{m:.4f} ± {s:.4f}"),
-    "reconstruction_normalized": ("reconstruction error / error vs another image (BiGAN)",
-                                  lambda m: f"{m:.3f}", lambda m, s: f"{m:.3f} ± {s:.3f}"),
-    "interpolation_endpoint_mse": ("interpolation end decodes, MSE per pixel",
-                                   lambda m: f"{m:.4f}", lambda m, s: f"{m:.4f} ± {s:.4f}"),
-    "interpolation_largest_step": ("interpolation largest step / path length",
-                                   lambda m: f"{m:.3f}", lambda m, s: f"{m:.3f} ± {s:.3f}"),
+    "reconstruction_mode_accuracy": (_pct, _pct_pm),
+    "reconstruction_mse": (lambda m: f"{m:.4f}", lambda m, s: f"{m:.4f} ± {s:.4f}"),
+    "reconstruction_normalized": (lambda m: f"{m:.3f}", lambda m, s: f"{m:.3f} ± {s:.3f}"),
+    "interpolation_endpoint_mse": (lambda m: f"{m:.4f}", lambda m, s: f"{m:.4f} ± {s:.4f}"),
+    "interpolation_largest_step": (lambda m: f"{m:.3f}", lambda m, s: f"{m:.3f} ± {s:.3f}"),
 }
 
 # Published results (REFERENCE.md). PacGAN/VEEGAN protocol unless the column says paper.
@@ -123,13 +120,22 @@ def cell(entry: dict[str, Any], metric: str) -> str:
     if m is None:
         return "diverged (NaN)"
     if len(value.get("values", [])) == 1:  # one seed: a ± 0 would claim a spread never measured
-        return METRICS.get(metric, ("", lambda a: f"{a:.4g}", None))[1](m)
-    fmt = METRICS.get(metric, ("", None, lambda a, b: f"{a:.4g} ± {b:.2g}"))[2]
+        return METRICS.get(metric, (lambda a: f"{a:.4g}", None))[0](m)
+    fmt = METRICS.get(metric, (None, lambda a, b: f"{a:.4g} ± {b:.2g}"))[1]
     return fmt(m, s or 0.0)
 
 
-def label(metric: str) -> str:
-    return METRICS[metric][0] if metric in METRICS else metric
+# labels of the metrics no evaluator reports (the guided samplers add this one)
+HOST_LABELS = {"acceptance_rate": "guided sampler: proposals accepted"}
+
+
+def label(metric: str, results: dict[str, Any] | None = None) -> str:
+    """The readable name of ``metric``: its evaluator's declared label (as recorded in
+    ``results``), else the bare name."""
+    for ev in (results or {}).get("evaluators", {}).values():
+        if metric in ev.get("labels", {}):
+            return str(ev["labels"][metric])
+    return HOST_LABELS.get(metric, metric)
 
 
 def sample_count(results: dict[str, Any], metric: str) -> str:
@@ -153,7 +159,7 @@ def table_rows(results: dict[str, Any], long_labels: bool = True
     names = metric_names(results)
     if not long_labels:  # the terminal table leaves out what another row already says
         names = [m for m in names if m not in TERMINAL_HIDDEN]
-    rows = [[(f"{label(m)} [{m}]" if long_labels else m) + sample_count(results, m),
+    rows = [[(f"{label(m, results)} [{m}]" if long_labels else m) + sample_count(results, m),
              *(cell(results["models"][n], m) for n in models)] for m in names]
     rows.append(["training wall time" if long_labels else "train seconds",
                  *(f"{results['models'][n]['seconds']:.1f} s" for n in models)])
@@ -257,7 +263,7 @@ def _table_html(header: list[str], rows: list[list[str]], classes: list[str] | N
 
 def side_by_side(results: dict[str, Any]) -> tuple[list[str], list[list[str]], list[str]]:
     """Measured (this compare) and published rows over the metrics both protocols share."""
-    header = ["", "model", *(label(m) for m in SIDE_BY_SIDE), "source"]
+    header = ["", "model", *(label(m, results) for m in SIDE_BY_SIDE), "source"]
     rows, classes = [], []
     for name, entry in results["models"].items():
         rows.append(["measured", name, *(cell(entry, m) for m in SIDE_BY_SIDE), "this compare"])
