@@ -11,10 +11,11 @@ The folders are the layers, and imports run one way, from the faces down to the 
 - ``data/``: the Dataset interface and the bundled datasets;
 - ``core/``: hooks, the plugin manager, registries, the Model interface, configs, RNG streams.
 
-The stable import paths for plugin authors are listed in docs/api.md; a few names are here at
-the top (``genzoo.Model``, ``genzoo.hookimpl``, ...), imported on first use so that
-``import genzoo`` stays fast. Modules that moved into the layer folders are still importable
-under their old names (``genzoo.model``, ``genzoo.rng``, ...): the same module objects.
+The stable import paths for plugin authors are listed in docs/plugins.md ("Stable import
+paths"); a few names are here at the top (``genzoo.Model``, ``genzoo.hookimpl``, ...),
+imported on first use so that ``import genzoo`` stays fast. Modules that moved into the layer
+folders are still importable under their old names (``genzoo.model``, ``genzoo.rng``, ...):
+the same module objects.
 """
 
 import importlib

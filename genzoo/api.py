@@ -128,15 +128,15 @@ def _check_recorded_plugins(registry: Registry, run_dir: Path, config: dict[str,
         name, owner = config.get(kind), config.get(f"{kind}_plugin")
         if not isinstance(name, str) or name in sub or not isinstance(owner, str):
             continue
-        version = (config.get("plugins") or {}).get(owner, "")
+        version = (config.get("plugins") or {}).get(owner)
+        recorded = f"plugin {owner!r} {version}" if version else f"plugin {owner!r}"
         info = registry.plugins.get(owner)
         state = ("not installed" if info is None else
                  "disabled by GENZOO_DISABLE_PLUGINS" if info.disabled else
                  f"installed but failed to load ({info.error})" if info.error else
                  "installed but no longer registers it")
-        raise GenzooError(f"{run_dir} was trained with {kind} {name!r} of plugin {owner!r} "
-                          f"{version}, which is {state} here; install or enable that plugin "
-                          f"to use this run".replace("  ", " "))
+        raise GenzooError(f"{run_dir} was trained with {kind} {name!r} of {recorded}, which is "
+                          f"{state} here; install or enable that plugin to use this run")
 
 
 def build_model_from_config(cls: type[Model], model_config: Any, dataset: Dataset,
