@@ -31,15 +31,14 @@ from genzoo import api
 from genzoo.core import config as config_lib
 from genzoo.core.atomic import atomic_write_bytes
 from genzoo.core.errors import GenzooError
-from genzoo.core.model import Model, can_phrase
+from genzoo.core.model import can_phrase
 from genzoo.core.registry import Registry
 from genzoo.data.base import Dataset
-from genzoo.evaluators.base import check_options, eval_rng, heldout
+from genzoo.evaluators.base import check_options
 from genzoo.evaluators.mode_coverage import mixture_reason
 from genzoo.training.locks import LOCK_NAME, DirLock
 from genzoo.training.trainer import TrainSettings, resolve_device
 
-FIGURE_POINTS = 2_000  # points per panel of figure.png (one seed)
 TOY_SEEDS, IMAGE_SEEDS = 10, 1  # default seeds per model
 # the image compare's default evaluators, those registered at run time (others: --metric)
 IMAGE_METRICS = ("reconstruction", "class-agreement", "icp", "interpolation", "svm-features",
@@ -75,18 +74,6 @@ class CompareSettings:
     config_file: dict[str, Any] | None = None  # `--config FILE`: its path, what overrode it
 
 
-@dataclass
-class FigureData:
-    """One seed's points for the Figure 8 panels (numpy-free CPU tensors, (n, 2) each)."""
-
-    data: torch.Tensor  # held-out x
-    component: torch.Tensor  # its mixture component (n,)
-    samples: torch.Tensor | None = None  # x ~ p(x) from the model
-    prior: torch.Tensor | None = None  # z ~ p(z)
-    latent: torch.Tensor | None = None  # z ~ q(z|x) for the held-out x
-    reconstruction: torch.Tensor | None = None  # G_x(G_z(x))
-
-
 def parse_sets(items: Sequence[str], registry: Registry,
                models: Sequence[str]) -> dict[str, dict[str, Any]]:
     """``[MODEL.]KEY=VALUE`` strings -> per-model overrides.
@@ -115,23 +102,6 @@ def parse_sets(items: Sequence[str], registry: Registry,
     return out
 
 
-def figure_data(model: Model, dataset: Dataset, n: int = FIGURE_POINTS) -> FigureData:
-    """The first seed's samples, latents and reconstructions for ``n`` held-out points."""
-    x, component = heldout(dataset, eval_rng(model, 0, "heldout"), n)
-    fig = FigureData(data=x[0], component=component[0] if component is not None
-                     else torch.zeros(n, dtype=torch.long))
-    rng = eval_rng(model, 0)
-    with torch.no_grad():
-        if model.can("sample"):
-            fig.samples = model.sample(n, rng)[0].float().cpu()
-        if model.can("encode"):
-            z = model.encode(x.to(model.device), rng)
-            fig.latent = z[0].float().cpu()
-            fig.reconstruction = model.decode(z)[0].float().cpu()
-            fig.prior = rng.randn(n, z.shape[-1])[0]
-    return fig
-
-
 def _clean(value: float) -> float | None:
     """JSON has no NaN or infinity: a diverged seed's value becomes null."""
     return value if math.isfinite(value) else None
@@ -153,7 +123,8 @@ def run_compare(registry: Registry, settings: CompareSettings, out: Path, *,
                 progress: bool = False, say: Progress | None = None
                 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train, evaluate and report. Returns the results.json object and the figure data
-    (``FigureData`` per model on toy data, ``report_images.ImageFigureData`` on images)."""
+    (``reports.toy.FigureData`` per model on toy data, ``reports.images.ImageFigureData``
+    on images)."""
     say = say or (lambda _msg: None)
     dataset = registry.dataset(settings.dataset, **settings.data_options)  # unknown names fail
     is_image = dataset.spec.kind == "image"
@@ -170,6 +141,7 @@ def run_compare(registry: Registry, settings: CompareSettings, out: Path, *,
 def _run_compare(registry: Registry, settings: CompareSettings, out: Path, dataset: Dataset,
                  progress: bool, say: Progress) -> tuple[dict[str, Any], dict[str, Any]]:
     from genzoo.reports import images as report_images
+    from genzoo.reports import toy as report_toy
 
     is_image = dataset.spec.kind == "image"
     wanted = settings.metrics
@@ -223,7 +195,7 @@ def _run_compare(registry: Registry, settings: CompareSettings, out: Path, datas
                     "run": {**results["models"][name]["run"], **guided[1],
                             "sampler": settings.sampler, "raw_model": name}}
         figures[name] = (report_images.image_figure_data(session.model, dataset) if is_image
-                         else figure_data(session.model, dataset))
+                         else report_toy.figure_data(session.model, dataset))
         guided_entry = results["models"].get(f"{name}+{settings.sampler}")
         extra = (f" (+{guided_entry['run']['eval_seconds']:.1f}s on {settings.sampler} "
                  f"samples)" if guided_entry else "")

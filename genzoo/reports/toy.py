@@ -11,17 +11,20 @@ import base64
 import html
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
+
+from genzoo.core.model import Model
 from genzoo.data.base import Dataset
+from genzoo.evaluators.base import eval_rng, heldout
 from genzoo.evaluators.fid import DEFAULT_SAMPLES
 from genzoo.reports.findings import Finding
 
 if TYPE_CHECKING:
     from rich.table import Table
-
-    from genzoo.compare import FigureData
 
 DASH = "–"
 
@@ -182,6 +185,38 @@ def rich_table(results: dict[str, Any]) -> Table:
 
 
 # --- the figure --------------------------------------------------------------------------------
+
+FIGURE_POINTS = 2_000  # points per panel of figure.png (one seed)
+
+
+@dataclass
+class FigureData:
+    """One seed's points for the Figure 8 panels (numpy-free CPU tensors, (n, 2) each)."""
+
+    data: torch.Tensor  # held-out x
+    component: torch.Tensor  # its mixture component (n,)
+    samples: torch.Tensor | None = None  # x ~ p(x) from the model
+    prior: torch.Tensor | None = None  # z ~ p(z)
+    latent: torch.Tensor | None = None  # z ~ q(z|x) for the held-out x
+    reconstruction: torch.Tensor | None = None  # G_x(G_z(x))
+
+
+def figure_data(model: Model, dataset: Dataset, n: int = FIGURE_POINTS) -> FigureData:
+    """The first seed's samples, latents and reconstructions for ``n`` held-out points."""
+    x, component = heldout(dataset, eval_rng(model, 0, "heldout"), n)
+    fig = FigureData(data=x[0], component=component[0] if component is not None
+                     else torch.zeros(n, dtype=torch.long))
+    rng = eval_rng(model, 0)
+    with torch.no_grad():
+        if model.can("sample"):
+            fig.samples = model.sample(n, rng)[0].float().cpu()
+        if model.can("encode"):
+            z = model.encode(x.to(model.device), rng)
+            fig.latent = z[0].float().cpu()
+            fig.reconstruction = model.decode(z)[0].float().cpu()
+            fig.prior = rng.randn(n, z.shape[-1])[0]
+    return fig
+
 
 ROWS = ("samples (blue) over the data (grey)", "q(z) by component over p(z) (grey)",
         "reconstructions by input's component")
