@@ -430,8 +430,7 @@ def sample(
             col_sets = conditions.parse_sets(cols, conditions.FIGURE7_COLS)
             y = conditions.grid_attributes(row_sets, col_sets, names)
             with torch.no_grad():  # one z for the whole grid, as in the paper
-                z = rng.randn(1, model.config.z_dim).expand(-1, len(y), -1)
-                z = z.to(model.device)
+                z = model.sample_prior(1, rng).expand(-1, len(y), -1)
                 x = model.decode(z, y=y)[replica].cpu()
             grids.save_grid(x, output, ncol=len(col_sets))
             console.print(f"wrote a {len(row_sets)}×{len(col_sets)} Figure 7 grid to "

@@ -150,6 +150,7 @@ def _outputs(case: _Case, model: Model, n: int = 6) -> dict[str, torch.Tensor]:
         if model.can("encode"):
             out["encode"] = model.encode(x, rng())
             out["decode"] = model.decode(out["encode"])
+            out["sample_prior"] = model.sample_prior(n, rng())
         if model.can("reconstruct"):
             out["reconstruct"] = model.reconstruct(x, rng())
         if model.can("classify"):
@@ -333,8 +334,8 @@ def check_capabilities(model_cls: type[Model], dataset: Dataset | None = None,
     expected: dict[str, tuple[int, ...] | None] = {
         "sample": (r, n, *x_shape), "decode": (r, n, *x_shape),
         "reconstruct": (r, n, *x_shape), "encode": None, "classify": None,
-        "features": None, "sample_scored": (r, n, *x_shape), "sample_scored logit": (r, n),
-        "score_data": (r, n)}
+        "features": None, "sample_prior": None, "sample_scored": (r, n, *x_shape),
+        "sample_scored logit": (r, n), "score_data": (r, n)}
     for cap, value in out.items():
         if not torch.is_tensor(value):
             raise case.fail(f"{cap}() returned {type(value).__name__}, not a tensor")
@@ -351,6 +352,10 @@ def check_capabilities(model_cls: type[Model], dataset: Dataset | None = None,
                             f"{case.dataset.spec.num_classes} classes")
         if value.is_floating_point() and not torch.isfinite(value).all():
             raise case.fail(f"{cap}() returned values that are not finite")
+    if "encode" in out and out["sample_prior"].shape != out["encode"].shape:
+        raise case.fail(f"sample_prior() gives z of shape {tuple(out['sample_prior'].shape)} "
+                        f"but encode() gives {tuple(out['encode'].shape)}; q(z) is scored "
+                        f"against p(z), so set the config's z_dim or override sample_prior()")
     if not out:
         return
     difference = _first_difference(out, _outputs(case, model, n))

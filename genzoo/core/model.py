@@ -21,6 +21,9 @@ stacks several instances when it needs several seeds (``genzoo.training.stack.Mo
 - ``score_data(x, rng)``  -> logit (R, n) of that discriminator at real data x (R, n, ...)
                                                                           capability "guide"
                              (``genzoo.core.sampling``'s guided samplers, ``--sampler drs|mh``)
+- ``sample_prior(n, rng)`` -> z of shape (R, n, z_dim) from p(z), named by ``prior_name``:
+                             N(0, I) of the config's ``z_dim`` unless a model overrides both.
+                             The inference evaluator and compare's q(z) panel draw p(z) here.
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ class Model(nn.Module):
     capabilities: ClassVar[frozenset[str]] = frozenset()
     vectorized: ClassVar[bool] = False  # True when one instance trains many seeds at once
     presets: ClassVar[dict[str, Preset]] = {}  # preset name -> overrides of Config defaults
+    prior_name: ClassVar[str] = "N(0, I)"  # what sample_prior draws, as figures and reports say
 
     def __init__(self, config: Any, data: DataSpec, seeds: Sequence[int] = (0,)):
         super().__init__()
@@ -191,6 +195,23 @@ class Model(nn.Module):
 
     def score_data(self, x: torch.Tensor, rng: ReplicaRNG | None = None) -> torch.Tensor:
         raise GenzooError(f"model {self.name!r} has no discriminator to score data")
+
+    # --- the prior -----------------------------------------------------------------------------
+
+    @property
+    def z_dim(self) -> int | None:
+        """The latent's size: the config's ``z_dim`` field, None for a model without one."""
+        z = getattr(self.config, "z_dim", None)
+        return None if z is None else int(z)
+
+    def sample_prior(self, n: int, rng: ReplicaRNG | None = None) -> torch.Tensor:
+        """z ~ p(z), shape (R, n, z_dim), each replica from its own stream of ``rng`` (the
+        model's noise when None). Override it, with ``prior_name``, for another prior; the
+        host's evaluators and figures compare q(z) against what this draws."""
+        if self.z_dim is None:
+            raise GenzooError(f"model {self.name!r} has no z_dim in its config; set one or "
+                              f"override sample_prior()")
+        return (rng or self.noise).randn(n, self.z_dim).to(self.device)
 
     def can(self, capability: str) -> bool:
         return capability in self.capabilities

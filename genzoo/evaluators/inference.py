@@ -2,13 +2,14 @@
 
 Metrics, each per replica:
 
-- ``latent_match``: how far q(z) = E_x q(z|x) is from the prior p(z) = N(0, I), as the
-  **energy distance** (Székely & Rizzo) between encodings of held-out points and as many
-  draws from N(0, I): ``2 E|a - b| - E|a - a'| - E|b - b'|`` with the unbiased (U-statistic)
-  within-sample means. It is 0 in expectation when q(z) = p(z) and grows with any difference,
-  holes included, which a Gaussian fit of q(z) would miss. Being unbiased it can come out
-  slightly negative for a near-perfect match. For scale, N(0, I) against N(0.5 e_1, I) is
-  about 0.12 in two dimensions. Computed on the first ``latent_points`` (1,000) encodings.
+- ``latent_match``: how far q(z) = E_x q(z|x) is from the model's prior p(z) (its
+  ``sample_prior``, N(0, I) for the bundled models), as the **energy distance** (Székely &
+  Rizzo) between encodings of held-out points and as many draws from p(z):
+  ``2 E|a - b| - E|a - a'| - E|b - b'|`` with the unbiased (U-statistic) within-sample means.
+  It is 0 in expectation when q(z) = p(z) and grows with any difference, holes included,
+  which a Gaussian fit of q(z) would miss. Being unbiased it can come out slightly negative
+  for a near-perfect match. For scale, N(0, I) against N(0.5 e_1, I) is about 0.12 in two
+  dimensions. Computed on the first ``latent_points`` (1,000) encodings.
 - ``reconstruction_error``: the mean over held-out x of ``||x - G_x(G_z(x))||²`` (squared
   Euclidean distance, summed over the coordinates).
 - ``reconstruction_mode_accuracy``: the fraction of held-out x whose reconstruction lies within
@@ -100,7 +101,7 @@ class InferenceQuality(Evaluator):
         rng = eval_rng(model, seed)
         with torch.no_grad():
             z, x_rec = encode_decode(model, x, rng, chunk)
-            prior = rng.randn(n_latent, z.shape[-1])
+            prior = model.sample_prior(n_latent, rng).float().cpu()
         scores = reconstruction_scores(x, x_rec, component, mix.means, mix.std,
                                        threshold)
         scores["latent_match"] = energy_distance(z[:, :n_latent], prior)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 
 from genzoo.core.model import Model
@@ -191,14 +192,15 @@ FIGURE_POINTS = 2_000  # points per panel of figure.png (one seed)
 
 @dataclass
 class FigureData:
-    """One seed's points for the Figure 8 panels (numpy-free CPU tensors, (n, 2) each)."""
+    """One seed's points for the Figure 8 panels (CPU tensors: (n, 2) in x, (n, z_dim) in z)."""
 
     data: torch.Tensor  # held-out x
     component: torch.Tensor  # its mixture component (n,)
     samples: torch.Tensor | None = None  # x ~ p(x) from the model
-    prior: torch.Tensor | None = None  # z ~ p(z)
+    prior: torch.Tensor | None = None  # z ~ p(z), the model's sample_prior
     latent: torch.Tensor | None = None  # z ~ q(z|x) for the held-out x
     reconstruction: torch.Tensor | None = None  # G_x(G_z(x))
+    prior_name: str = ""  # the model's prior_name, said under the q(z) panel
 
 
 def figure_data(model: Model, dataset: Dataset, n: int = FIGURE_POINTS) -> FigureData:
@@ -214,8 +216,24 @@ def figure_data(model: Model, dataset: Dataset, n: int = FIGURE_POINTS) -> Figur
             z = model.encode(x.to(model.device), rng)
             fig.latent = z[0].float().cpu()
             fig.reconstruction = model.decode(z)[0].float().cpu()
-            fig.prior = rng.randn(n, z.shape[-1])[0]
+            fig.prior = model.sample_prior(n, rng)[0].float().cpu()
+            fig.prior_name = model.prior_name
     return fig
+
+
+def _plane(points: torch.Tensor) -> Any:
+    """The first two coordinates to plot, a 1-d z on the line y = 0."""
+    p = points.numpy()
+    return p[:, :2] if p.shape[1] >= 2 else np.concatenate([p, np.zeros_like(p)], 1)
+
+
+def latent_caption(f: FigureData) -> str:
+    """What the q(z) panel shows: the prior's name and which of z's coordinates."""
+    assert f.latent is not None
+    d = f.latent.shape[1]
+    shown = {1: "z (1-d, on a line)", 2: "z (2-d)"}.get(d, f"z₁, z₂ of {d} dims")
+    return f"p(z) = {f.prior_name or 'the prior'}; {shown}"
+
 
 
 ROWS = ("samples (blue) over the data (grey)", "q(z) by component over p(z) (grey)",
@@ -236,10 +254,13 @@ def save_figure(figures: dict[str, FigureData], dataset: Dataset, path: Path) ->
         data = f.data.numpy()
         span = max(float(abs(data).max()) * 1.25, 1e-3)
         colours = f.component.numpy()
+        z_span = 4.0  # N(0, I)'s, kept when the prior is missing
+        if f.prior is not None:
+            z_span = max(float(abs(_plane(f.prior)).max()) * 1.1, 1e-3)
         panels = [
             (f.samples, data, (-span, span), None, "no sampler"),
-            (f.latent, None if f.prior is None else f.prior.numpy(), (-4, 4), colours,
-             "no encoder"),
+            (f.latent, None if f.prior is None else _plane(f.prior), (-z_span, z_span),
+             colours, "no encoder"),
             (f.reconstruction, data, (-span, span), colours, "no encoder"),
         ]
         for row, (points, background, lim, c, missing) in enumerate(panels):
@@ -257,9 +278,11 @@ def save_figure(figures: dict[str, FigureData], dataset: Dataset, path: Path) ->
                 ax.text(0.5, 0.5, missing, ha="center", va="center", transform=ax.transAxes,
                         color="grey")
                 continue
+            if row == 1:
+                ax.set_xlabel(latent_caption(f), fontsize=7)
             if background is not None:
                 ax.scatter(background[:, 0], background[:, 1], s=2, c="0.8", linewidths=0)
-            p = points.numpy()
+            p = _plane(points)
             if c is None:
                 ax.scatter(p[:, 0], p[:, 1], s=2, c="tab:blue", linewidths=0)
             else:
@@ -359,7 +382,8 @@ seeds (population std); a dash means the model cannot be scored on that metric.<
 <ul>{finding_items}</ul>
 <h2>Figure 8 layout</h2>
 <p>A column per model (its first seed); rows: samples over held-out data; q(z) coloured by
-mixture component over draws of p(z) = N(0, I); reconstructions coloured by their input's
+mixture component over draws of the model's prior p(z) (named under each panel, with the
+coordinates shown); reconstructions coloured by their input's
 component. Blank panels: the model cannot do that.</p>
 <img alt="figure" src="data:image/png;base64,{png}" style="max-width:100%">
 <h2>Measured next to published</h2>
@@ -377,7 +401,8 @@ nearest mean; <code>modes</code> counts components holding a high-quality sample
 <code>high_quality</code> is their fraction; <code>reverse_kl</code> is Σ p log(p K) over the
 histogram of high-quality samples (log K when none is high quality).</li>
 <li><b>inference</b>: 10,000 held-out points; <code>latent_match</code> is the unbiased energy
-distance between their encodings and N(0, I) draws (0 when q(z) = p(z));
+distance between their encodings and draws of the model's prior p(z), N(0, I) for the
+bundled models (0 when q(z) = p(z));
 <code>reconstruction_error</code> the mean squared distance ‖x − G_x(G_z(x))‖²;
 <code>reconstruction_mode_accuracy</code> the fraction reconstructed within 3σ of their own
 component's mean.</li>

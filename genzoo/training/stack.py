@@ -22,6 +22,7 @@ class ModelStack(Model):
         first = members[0]
         self.name = first.name
         self.capabilities = first.capabilities
+        self.prior_name = first.prior_name
         self.config = first.config
         self.data = first.data
         self.seeds = [s for m in members for s in m.seeds]
@@ -61,6 +62,14 @@ class ModelStack(Model):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([m.features(x[i : i + 1]) for i, m in enumerate(self.members)])
+
+    @property
+    def z_dim(self) -> int | None:
+        return self.members[0].z_dim
+
+    def sample_prior(self, n: int, rng: ReplicaRNG | None = None) -> torch.Tensor:
+        return torch.cat([m.sample_prior(n, r) for m, r
+                          in zip(self.members, self._per_member(rng), strict=True)])
 
     def sample_scored(self, n: int, rng: ReplicaRNG | None = None
                       ) -> tuple[torch.Tensor, torch.Tensor]:

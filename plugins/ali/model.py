@@ -105,7 +105,7 @@ class ALI(Model):
     def pairs(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Pairs:
         """(x, z_hat ~ q(z|x)) and (x_tilde ~ p(x|z), z ~ p(z)): D's inputs, with graphs;
         conditional: (x, z_hat, y) and (x_tilde, z, y) with G_z and G_x given y too."""
-        z = toy_nets.prior_sample(self.noise, x.shape[1], self.config, x.device)
+        z = self.sample_prior(x.shape[1], self.noise)
         z_hat = self._enc(x, self.noise, y)
         real = [networks.flat(x), z_hat]
         fake = [networks.flat(self._dec(z, y)), z]
@@ -152,14 +152,14 @@ class ALI(Model):
 
     def sample(self, n: int, rng: ReplicaRNG | None = None, y: Any = None) -> torch.Tensor:
         rng = rng or self.noise
-        z = toy_nets.prior_sample(rng, n, self.config, self.device)
+        z = self.sample_prior(n, rng)
         return self._dec(z, self._y(y, n, rng))
 
     def sample_scored(self, n: int, rng: ReplicaRNG | None = None
                       ) -> tuple[torch.Tensor, torch.Tensor]:
         """Draws G_x(z) with D's logit at their pair (G_x(z), z): log q(x, z) / p(x, z)."""
         rng = rng or self.noise
-        z = toy_nets.prior_sample(rng, n, self.config, self.device)
+        z = self.sample_prior(n, rng)
         x = self._dec(z, None)
         return x, self.discriminator(torch.cat([networks.flat(x), z], -1)).squeeze(-1)
 

@@ -101,7 +101,7 @@ class ALICE(ALI):
 
     def pairs(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Pairs:
         """ALI's pairs; keeps x, G_z(x), z and G_x(z) (with their graphs) for the cycles."""
-        z = toy_nets.prior_sample(self.noise, x.shape[1], self.config, x.device)
+        z = self.sample_prior(x.shape[1], self.noise)
         z_hat = self._enc(x, self.noise, None)
         x_tilde = self._dec(z, None)
         self._last = (x, z_hat, z, x_tilde)

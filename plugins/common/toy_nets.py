@@ -23,12 +23,6 @@ from genzoo_plugins.common.config import (
 )
 
 
-def prior_sample(rng: ReplicaRNG, n: int, c: DecoderFields,
-                 device: torch.device | str = "cpu") -> torch.Tensor:
-    """z ~ p(z) = N(0, I), shape (R, n, z_dim), from each replica's own stream."""
-    return rng.randn(n, c.z_dim).to(device)
-
-
 def decoder(rng: ReplicaRNG, c: DecoderFields, x_dim: int) -> nn.Sequential:
     """G_x: z -> [Fourier features] -> decoder_layers x [Linear, (BN), ReLU] -> Linear x_dim.
 

@@ -42,7 +42,7 @@ class GANInverse(TwoPhaseGAN):
         c = self.config
         for group in self.opt_e.param_groups:
             group["lr"] = c.lr * lr_scale(progress, c.lr_decay, c.decay_start)
-        z = toy_nets.prior_sample(self.noise, x.shape[1], c, x.device)
+        z = self.sample_prior(x.shape[1], self.noise)
         with torch.no_grad():
             x_fake = self.decoder(z)
         loss = (z - self.encoder(x_fake, self.noise)).square().sum(-1).mean(1)

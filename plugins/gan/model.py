@@ -72,15 +72,14 @@ class GAN(Model):
 
     def pairs(self, x: torch.Tensor) -> Pairs:
         """Real x and fake G_x(z), z ~ p(z): D's inputs (the fake ones with a graph)."""
-        z = toy_nets.prior_sample(self.noise, x.shape[1], self.config, x.device)
+        z = self.sample_prior(x.shape[1], self.noise)
         return networks.flat(x), networks.flat(self.decoder(z))
 
     def train_step(self, batch: Batch, step: int, total_steps: int) -> dict[str, torch.Tensor]:
         return self.game.step(self.pairs, batch.x, step, step / total_steps)
 
     def sample(self, n: int, rng: ReplicaRNG | None = None) -> torch.Tensor:
-        rng = rng or self.noise
-        return self.decoder(toy_nets.prior_sample(rng, n, self.config, self.device))
+        return self.decoder(self.sample_prior(n, rng))
 
     def sample_scored(self, n: int, rng: ReplicaRNG | None = None
                       ) -> tuple[torch.Tensor, torch.Tensor]:

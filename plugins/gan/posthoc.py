@@ -49,7 +49,7 @@ class GANPosthoc(TwoPhaseGAN):
                       ) -> tuple[torch.Tensor, torch.Tensor]:
         """Draws G_x(z) with the joint D's logit at (G_x(z), z), as for ALI."""
         rng = rng or self.noise
-        z = toy_nets.prior_sample(rng, n, self.config, self.device)
+        z = self.sample_prior(n, rng)
         x = self.decoder(z)
         return x, self.joint_discriminator(torch.cat([networks.flat(x), z], -1)).squeeze(-1)
 
@@ -59,7 +59,7 @@ class GANPosthoc(TwoPhaseGAN):
 
     def joint_pairs(self, x: torch.Tensor) -> Pairs:
         """ALI's pairs with the decoder frozen: only (x, G_z(x)) carries a graph."""
-        z = toy_nets.prior_sample(self.noise, x.shape[1], self.config, x.device)
+        z = self.sample_prior(x.shape[1], self.noise)
         z_hat = self.encoder(x, self.noise)
         with torch.no_grad():
             x_fake = self.decoder(z)

@@ -92,8 +92,7 @@ class VAE(Model):
         return 0.5 * ((x - self.decoder(z)) / math.exp(s)) ** 2 + s + 0.5 * math.log(2 * math.pi)
 
     def sample(self, n: int, rng: ReplicaRNG | None = None) -> torch.Tensor:
-        rng = rng or self.noise
-        return self.decode(rng.randn(n, self.config.z_dim).to(self.device))
+        return self.decode(self.sample_prior(n, rng))
 
     def encode(self, x: torch.Tensor, rng: ReplicaRNG | None = None) -> torch.Tensor:
         return self.encoder(x, rng or self.noise)
