@@ -68,10 +68,11 @@ GRAPH = {name: imports(path) - {name} for name, path in MODULES.items()}
 
 
 def test_the_top_level_holds_only_the_faces():
-    top = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
-    assert set(top) == FACES, top
-    assert {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"} \
-        == set(LAYERS)
+    files = {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+    folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    # a face large enough to split is a package of its own (genzoo/testing/)
+    assert files | (folders - set(LAYERS)) == FACES, sorted(files | folders)
+    assert set(LAYERS) <= folders and not files & folders
 
 
 def test_imports_run_one_way_from_the_faces_down_to_the_core():

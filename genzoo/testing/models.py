@@ -1,29 +1,14 @@
-"""Conformance checks for genzoo plugins, in the spirit of scikit-learn's ``check_estimator``.
+"""The model checks of the conformance kit: ``check_model`` and each check it runs.
 
-A plugin author calls them from their own tests::
-
-    from genzoo.testing import check_evaluator, check_model
-
-    def test_my_model_conforms():
-        check_model(MyModel, overrides={"hidden": 16})  # small networks keep it fast
-
-    def test_my_evaluator_conforms():
-        check_evaluator(MyEvaluator, my_trained_or_fresh_model)
-
-``check_model`` runs every check in ``MODEL_CHECKS``; each is also a function of its own with
-the same arguments (``check_resume(MyModel, overrides=...)``), so a test can be parametrized
-over ``MODEL_CHECKS``. A failure raises ``ConformanceError`` (an ``AssertionError``) whose
-message names the check, the model and what was wrong.
-
-The checks use only the public contract of the host: ``genzoo.Model``'s methods, the
-``Trainer`` and the ``Run`` checkpoint path. Nothing here knows a model by name.
+Each builds the plugin's model on a small dataset (the toy grid25 by default) through the
+host's public contract only: ``genzoo.Model``'s methods, the ``Trainer`` and the ``Run``
+checkpoint path. Nothing here knows a model by name.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -34,19 +19,11 @@ import torch
 
 from genzoo.core import config as config_lib
 from genzoo.core.errors import GenzooError
-from genzoo.core.model import CAPABILITIES, Model
+from genzoo.core.model import Model
 from genzoo.core.rng import ReplicaRNG
 from genzoo.data.base import Dataset
-from genzoo.evaluators.base import EvalResult, Evaluator
 from genzoo.training.runs import Run
 from genzoo.training.trainer import Trainer, TrainSettings
-
-__all__ = [
-    "ConformanceError", "MODEL_CHECKS", "check_model", "check_evaluator",
-    "check_declaration", "check_config", "check_builds", "check_trains",
-    "check_capabilities", "check_save_reload", "check_resume", "check_reproducible",
-    "check_seeds_independent",
-]
 
 # Seeds trained together may differ from seeds trained alone by the rounding of a batched
 # matmul (MKL picks kernels by batch count); anything larger is a real leak between replicas.
@@ -132,7 +109,7 @@ def _case(check: str, model_cls: type[Model], dataset: Dataset | None,
     return _Case(check, model_cls, dataset, overrides, preset, steps, batch_size)
 
 
-def _state(model: Model) -> dict[str, torch.Tensor]:
+def state_copy(model: Model) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
@@ -163,7 +140,7 @@ def _outputs(case: _Case, model: Model, n: int = 6) -> dict[str, torch.Tensor]:
     return out
 
 
-def _first_difference(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor],
+def first_difference(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor],
                       rtol: float = 0.0, atol: float = 0.0) -> str | None:
     """None when ``a`` and ``b`` hold the same keys and (close or bitwise) equal tensors."""
     if set(a) != set(b):
@@ -295,7 +272,7 @@ def check_trains(model_cls: type[Model], dataset: Dataset | None = None,
     """A few steps run; each returns finite metrics of shape (R,); weights change, stay finite."""
     case = _case("check_trains", model_cls, dataset, overrides, preset, steps, batch_size)
     model = case.build(case.multi_seeds)
-    before = _state(model)
+    before = state_copy(model)
     history = case.train(model)
     r = model.replicas
     for step, metrics in enumerate(history):
@@ -310,11 +287,11 @@ def check_trains(model_cls: type[Model], dataset: Dataset | None = None,
             if not torch.isfinite(value.detach().float()).all():
                 raise case.fail(f"metric {key!r} is not finite at step {step}: "
                                 f"{value.tolist()}")
-    after = _state(model)
+    after = state_copy(model)
     for key, tensor in after.items():
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise case.fail(f"{key} is not finite after {case.steps} steps")
-    if _first_difference(before, after) is None:
+    if first_difference(before, after) is None:
         raise case.fail(f"no weight changed in {case.steps} steps; does train_step step "
                         f"its optimizers?")
 
@@ -328,7 +305,7 @@ def check_capabilities(model_cls: type[Model], dataset: Dataset | None = None,
     model = case.build(case.multi_seeds)
     case.train(model)
     noise_before = model.noise.get_state().clone()
-    weights_before = _state(model)
+    weights_before = state_copy(model)
     n, r, x_shape = 6, model.replicas, tuple(case.dataset.spec.x_shape)
     out = _outputs(case, model, n)
     expected: dict[str, tuple[int, ...] | None] = {
@@ -358,7 +335,7 @@ def check_capabilities(model_cls: type[Model], dataset: Dataset | None = None,
                         f"against p(z), so set the config's z_dim or override sample_prior()")
     if not out:
         return
-    difference = _first_difference(out, _outputs(case, model, n))
+    difference = first_difference(out, _outputs(case, model, n))
     if difference:
         raise case.fail(f"two calls with identically seeded generators differ ({difference}); "
                         f"draw all randomness from the rng argument")
@@ -366,7 +343,7 @@ def check_capabilities(model_cls: type[Model], dataset: Dataset | None = None,
         raise case.fail("calling a capability with an explicit rng consumed the model's "
                         "training noise stream (model.noise); use the rng it is given, or "
                         "evaluating a run would change how it resumes")
-    difference = _first_difference(weights_before, _state(model))
+    difference = first_difference(weights_before, state_copy(model))
     if difference:
         raise case.fail(f"calling its capabilities in eval mode changed its state "
                         f"({difference})")
@@ -400,10 +377,10 @@ def check_save_reload(model_cls: type[Model], dataset: Dataset | None = None,
         loader = Trainer(fresh, case.dataset, case.settings(), run=run)
         with case.guard("loading the checkpoint into a fresh instance"):
             loader.load_state(run.load_checkpoint())
-        difference = _first_difference(_state(model), _state(fresh))
+        difference = first_difference(state_copy(model), state_copy(fresh))
         if difference:
             raise case.fail(f"reloaded state differs from the saved model: {difference}")
-        difference = _first_difference(_outputs(case, model), _outputs(case, fresh))
+        difference = first_difference(_outputs(case, model), _outputs(case, fresh))
         if difference:
             raise case.fail(f"reloaded model gives different outputs: {difference}; keep all "
                             f"state in parameters or registered buffers")
@@ -430,7 +407,7 @@ def check_resume(model_cls: type[Model], dataset: Dataset | None = None,
         with case.guard("collecting the trainer state"):
             a, _ = whole.state()
             b, _ = resumed.state()
-    difference = _first_difference(a, b)
+    difference = first_difference(a, b)
     if difference:
         raise case.fail(f"a run resumed at step {half} of {case.steps} does not end where the "
                         f"uninterrupted run ends: {difference}; save all state in parameters, "
@@ -450,11 +427,11 @@ def check_reproducible(model_cls: type[Model], dataset: Dataset | None = None,
             torch.manual_seed(global_seed)  # a model reading the global RNG would now diverge
             model = case.build(seeds)
             case.train(model)
-            states.append({**_state(model), **{f"out/{k}": v
+            states.append({**state_copy(model), **{f"out/{k}": v
                                                for k, v in _outputs(case, model).items()}})
     finally:
         torch.set_rng_state(saved)
-    difference = _first_difference(*states)
+    difference = first_difference(*states)
     if difference:
         raise case.fail(f"two runs with the same seeds differ ({difference}); draw every "
                         f"random number from a ReplicaRNG (model.noise, or the 'init' stream "
@@ -484,7 +461,7 @@ def check_seeds_independent(model_cls: type[Model], dataset: Dataset | None = No
                     for k, v in m.items()})
         mine = {k: v.detach().cpu() for k, v in mine.items()}
         ref = {k: v.detach().cpu() for k, v in ref.items()}
-        difference = _first_difference(mine, ref, rtol=SEED_RTOL, atol=SEED_ATOL)
+        difference = first_difference(mine, ref, rtol=SEED_RTOL, atol=SEED_ATOL)
         if difference:
             raise case.fail(f"replica {i} of a two-seed model differs from seed {seed} "
                             f"trained alone: {difference}")
@@ -517,128 +494,3 @@ def check_model(model_cls: type[Model], dataset: Dataset | None = None,
               batch_size=batch_size)
         ran.append(name)
     return ran
-
-
-# --- evaluators ---------------------------------------------------------------------------------
-
-
-class _Incapable(Model):
-    """A model that can do nothing: an evaluator that requires anything must refuse it."""
-
-    name = "genzoo-testing-incapable"
-
-    @dataclasses.dataclass
-    class Config:
-        pass
-
-
-def check_evaluator(evaluator_cls: type[Evaluator], model: Model,
-                    dataset: Dataset | None = None, *, seed: int = 0,
-                    options: Mapping[str, Any] | None = None) -> EvalResult:
-    """Check an evaluator on ``model`` (an instance it applies to, trained or not).
-
-    The declaration is valid; a model lacking a required capability is refused with a
-    reason; ``evaluate`` returns declared metric names with one real number per replica,
-    artifacts that exist, the same numbers for the same ``seed`` with or without an output
-    directory, and leaves the model's weights, mode and noise stream untouched. Returns the
-    result of the first evaluation, for further assertions.
-    """
-    label = getattr(evaluator_cls, "name", "") or getattr(evaluator_cls, "__qualname__", "?")
-
-    def fail(what: str) -> ConformanceError:
-        return ConformanceError(f"check_evaluator failed for evaluator {label!r}: {what}")
-
-    if dataset is None:
-        from genzoo.data.toy import grid25
-
-        dataset = grid25()
-    if not (isinstance(evaluator_cls, type) and issubclass(evaluator_cls, Evaluator)):
-        raise fail(f"{evaluator_cls!r} does not subclass genzoo.evaluators.Evaluator")
-    if not isinstance(evaluator_cls.name, str) or not evaluator_cls.name.strip():
-        raise fail("`name` must be a non-empty string")
-    unknown = set(evaluator_cls.requires) - CAPABILITIES
-    if unknown:
-        raise fail(f"requires unknown capabilities {sorted(unknown)}; known: "
-                   f"{sorted(CAPABILITIES)}")
-    declared = tuple(evaluator_cls.metrics)
-    if not declared or not all(isinstance(m, str) and m for m in declared):
-        raise fail(f"`metrics` must be a non-empty tuple of metric names, not {declared!r}")
-    try:
-        evaluator = evaluator_cls(**dict(options or {}))
-    except Exception as exc:
-        raise fail(f"construction raised {type(exc).__name__}: {exc}") from exc
-    reason = evaluator.missing(model, dataset)
-    if reason:
-        raise fail(f"does not apply to the model given ({reason}); pass one it applies to")
-    if evaluator_cls.requires:
-        incapable = _Incapable(_Incapable.Config(), dataset.spec, [0])
-        if not evaluator.missing(incapable, dataset):
-            raise fail("accepted a model with no capabilities although it requires "
-                       f"{sorted(evaluator_cls.requires)}")
-        try:
-            evaluator.check(incapable, dataset)
-        except GenzooError:
-            pass
-        else:
-            raise fail("check() did not refuse a model lacking a required capability")
-
-    was_training = model.training
-    weights = _state(model)
-    noise = model.noise.get_state().clone()
-    model.eval()
-    results: list[EvalResult] = []
-    try:
-        with tempfile.TemporaryDirectory(prefix="genzoo-check-") as tmp:
-            for out_dir in (Path(tmp), None):
-                try:
-                    with torch.no_grad():
-                        result = evaluator.evaluate(model, dataset, seed=seed, out_dir=out_dir)
-                except Exception as exc:
-                    where = "an output directory" if out_dir else "out_dir=None"
-                    raise fail(f"evaluate() with {where} raised {type(exc).__name__}: "
-                               f"{exc}") from exc
-                if not isinstance(result, EvalResult):
-                    raise fail(f"evaluate() returned {type(result).__name__}, not EvalResult")
-                difference = _first_difference(weights, _state(model))
-                if difference:
-                    raise fail(f"evaluating changed the model ({difference}); evaluators "
-                               f"must not train or modify it")
-                if not torch.equal(model.noise.get_state(), noise):
-                    raise fail("evaluating consumed the model's training noise stream "
-                               "(model.noise), which would change how its run resumes; pass "
-                               "your own ReplicaRNG to sample/encode")
-                if model.training:
-                    raise fail("evaluate() left the model in training mode")
-                _check_result(result, declared, model.replicas, fail)
-                if out_dir is not None:
-                    for name, path in result.artifacts.items():
-                        if not Path(path).exists():
-                            raise fail(f"artifact {name!r} at {path} does not exist")
-                elif result.artifacts:
-                    raise fail("wrote artifacts although out_dir was None")
-                results.append(result)
-    finally:
-        model.train(was_training)
-    first, second = results
-    if first.metrics != second.metrics:
-        raise fail(f"the same seed gave different metrics: {first.metrics} vs "
-                   f"{second.metrics}; draw randomness from ReplicaRNG(model.seeds, 'eval') "
-                   f"or a generator made from `seed`")
-    return first
-
-
-def _check_result(result: EvalResult, declared: tuple[str, ...], replicas: int,
-                  fail: Callable[[str], ConformanceError]) -> None:
-    if not result.metrics:
-        raise fail("evaluate() returned no metrics")
-    for key, values in result.metrics.items():
-        if key not in declared:
-            raise fail(f"returned metric {key!r} that it does not declare in `metrics` "
-                       f"{declared}")
-        if not isinstance(values, (list, tuple)) or len(values) != replicas:
-            raise fail(f"metric {key!r} must be a list of one value per replica "
-                       f"({replicas}), got {values!r}")
-        for v in values:
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
-                raise fail(f"metric {key!r} holds {v!r}; values must be real numbers "
-                           f"(python floats, not tensors or NaN)")
