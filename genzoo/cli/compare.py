@@ -1,0 +1,126 @@
+"""`genzoo compare`: the main job, several models trained and scored side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from genzoo.cli.app import (
+    _data_options,
+    _eval_options,
+    _one_process,
+    console,
+    err_console,
+    plugins,
+    user_errors,
+)
+from genzoo.core.errors import GenzooError
+
+
+def compare(
+    models: Annotated[list[str] | None, typer.Argument(help="Models to compare (see `genzoo "
+                                                       "plugins`).")] = None,
+    toy: Annotated[str | None, typer.Option(help="Toy dataset: grid25 (the default), ring8 "
+                                                 "or a plugin's.")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Image dataset, e.g. mnist5k (see "
+                                                     "`genzoo plugins`).")] = None,
+    seeds: Annotated[int | None, typer.Option(help="Seeds per model (0..N-1), trained "
+                                                   "together (default: 10 on toy data, 1 on "
+                                                   "images).")] = None,
+    steps: Annotated[int | None, typer.Option(help="Training steps (default: each model's "
+                                                   "own).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Examples per step per seed (default: "
+                                                        "each model's own).")] = None,
+    preset: Annotated[str, typer.Option(
+        help="Model preset: default, paper (the paper's settings) or one the model defines."
+    )] = "default",
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Model setting "
+                                                   "[MODEL.]KEY=VALUE (repeatable); without "
+                                                   "MODEL. it applies to every model that has "
+                                                   "KEY.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output directory (default: "
+                                                  "compare/DATASET-YYYYmmdd-HHMMSS).")] = None,
+    metric: Annotated[list[str] | None, typer.Option(
+        "--metric", "-m", help="Evaluator to run (repeatable; default: every one that applies "
+                               "on toy data; reconstruction, interpolation, svm-features and "
+                               "fid where registered on images).")] = None,
+    eval_option: Annotated[list[str] | None, typer.Option(
+        "--eval-option", help="KEY=VALUE passed to every evaluator (repeatable), e.g. "
+                              "heldout=500.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Where dataset files are.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    sampler: Annotated[str, typer.Option(help="raw, or drs / mh: each model with a "
+                                         "discriminator is also scored on guided samples, "
+                                         "in a column MODEL+SAMPLER beside its raw one.")
+                       ] = "raw",
+    config_file: Annotated[Path | None, typer.Option(
+        "--config", help="A TOML file describing the compare (models, dataset, seeds, "
+                         "steps, settings, ...); options given here win.")] = None,
+):
+    """Train MODELs (N seeds each) on a toy mixture or an image dataset, score them with the
+    evaluators, print the table, and write results.json, figure.png and report.html to --out
+    (each model's run directory goes to OUT/runs/MODEL)."""
+    from genzoo import compare as compare_lib
+    from genzoo.evaluators.mode_coverage import mixture_reason
+    from genzoo.reports import toy as report
+
+    with user_errors():
+        _one_process("compare")
+        reg = plugins.registry()
+        if toy is not None and dataset is not None:
+            raise GenzooError("pass either --toy or --dataset, not both")
+        file_info = None
+        if config_file is not None:
+            from genzoo.core import config_files
+
+            spec = config_files.load_compare(config_file)
+            given = {"models": bool(models), "dataset": toy is not None or dataset is not None,
+                     "seeds": seeds is not None, "steps": steps is not None,
+                     "batch_size": batch_size is not None, "preset": preset != "default",
+                     "metrics": bool(metric), "sampler": sampler != "raw", "--set": bool(set_)}
+            models = models or spec.models
+            if not given["dataset"] and spec.dataset is not None:
+                dataset = spec.dataset
+            seeds = seeds if given["seeds"] else spec.seeds
+            steps = steps if given["steps"] else spec.steps
+            batch_size = batch_size if given["batch_size"] else spec.batch_size
+            preset = preset if given["preset"] or spec.preset is None else spec.preset
+            metric = metric if given["metrics"] else spec.metrics
+            sampler = sampler if given["sampler"] or spec.sampler is None else spec.sampler
+            set_ = [*spec.sets, *(set_ or [])]  # the command line's last: it wins
+            eval_option = [*(f"{k}={v}" for k, v in spec.eval_options.items()),
+                           *(eval_option or [])]
+            file_info = {"path": str(spec.path.resolve()),
+                         "overridden_by_options": [k for k, v in given.items() if v]}
+        models = list(models or [])
+        name = dataset or toy or "grid25"
+        if toy is not None:
+            reason = mixture_reason(reg.dataset(toy))
+            if reason:
+                raise GenzooError(f"compare runs on toy Gaussian mixtures with --toy; "
+                                  f"{reason}; pass an image dataset with --dataset")
+        for ev in metric or []:
+            reg.evaluator(ev)  # unknown names fail before anything is built
+        overrides = compare_lib.parse_sets(set_ or [], reg, models)
+        out = out or compare_lib.default_out(name)
+        settings = compare_lib.CompareSettings(
+            models=list(models), dataset=name, seeds=seeds, steps=steps, batch_size=batch_size,
+            preset=preset, overrides=overrides, device=device,
+            eval_options=_eval_options(eval_option or []), metrics=list(metric) if metric
+            else None, data_options=_data_options(data_dir), sampler=sampler)
+        if file_info is not None:
+            settings.config_file = file_info
+        results, figures = compare_lib.run_compare(
+            reg, settings, out, progress=progress,
+            say=lambda msg: err_console.print(msg, highlight=False))
+        paths = compare_lib.write_outputs(results, figures, out, reg)
+        console.print(report.rich_table(results))
+        for f in results["findings"]:
+            console.print(f"{f['claim']}: [bold]{f['verdict']}[/bold] ({f['evidence']})",
+                          highlight=False)
+        for note in results.get("notes", []):
+            console.print(f"note: {note}", highlight=False, soft_wrap=True)
+        console.print(f"wrote {paths['results']}, {paths['figure']} and {paths['report']}")
