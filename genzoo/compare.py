@@ -19,6 +19,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +32,7 @@ import torch
 from genzoo import api
 from genzoo.core import config as config_lib
 from genzoo.core.atomic import atomic_write_bytes
-from genzoo.core.errors import GenzooError
+from genzoo.core.errors import GenzooError, ReportedElsewhere
 from genzoo.core.model import can_phrase
 from genzoo.core.registry import Registry
 from genzoo.data.base import Dataset
@@ -119,91 +121,267 @@ def summarize(values: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
 Progress = Callable[[str], None]
 
 
+@dataclass
+class Job:
+    """One model trained for a block of its seeds into a run directory of its own."""
+
+    model: str
+    seeds: list[int]
+    run_dir: Path
+    rank: int = 0  # the rank that trains it, under torchrun
+
+
+def plan(models: Sequence[str], seeds: int, out: Path, world: int = 1) -> list[Job]:
+    """The (model, block of seeds) jobs of a compare over ``world`` ranks, each with its rank.
+
+    A model's seeds are split into ``min(seeds, world)`` blocks, so with at least as many seeds
+    as ranks every rank trains a share of every model and the ranks' loads match whatever the
+    models cost; with fewer seeds the blocks are dealt out in turn. One block (a single process,
+    or one seed) keeps the run directory ``OUT/runs/MODEL``; several get
+    ``OUT/runs/MODEL/seeds-A-B``.
+    """
+    from genzoo.training.shards import assign, split
+
+    blocks = max(1, min(seeds, world))
+    jobs = []
+    for name in models:
+        for block in split(seeds, blocks):
+            run_dir = out / "runs" / name
+            if blocks > 1:
+                run_dir = run_dir / f"seeds-{block[0]}-{block[-1]}"
+            jobs.append(Job(name, list(block), run_dir))
+    for job, rank in zip(jobs, assign([len(j.seeds) for j in jobs], world), strict=True):
+        job.rank = rank
+    return jobs
+
+
 def run_compare(registry: Registry, settings: CompareSettings, out: Path, *,
                 progress: bool = False, say: Progress | None = None
-                ) -> tuple[dict[str, Any], dict[str, Any]]:
+                ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """Train, evaluate and report. Returns the results.json object and the figure data
     (``reports.toy.FigureData`` per model on toy data, ``reports.images.ImageFigureData``
-    on images)."""
+    on images).
+
+    Started by torchrun, the ranks share the jobs of ``plan`` (see
+    ``genzoo.training.shards``): rank 0 gathers what they measured and returns the whole;
+    the other ranks return None once they have handed their part over.
+    """
+    from genzoo.training import distributed
+
     say = say or (lambda _msg: None)
     dataset = registry.dataset(settings.dataset, **settings.data_options)  # unknown names fail
     is_image = dataset.spec.kind == "image"
     if settings.seeds is None:
         settings = dataclasses.replace(settings, seeds=IMAGE_SEEDS if is_image else TOY_SEEDS)
+    if distributed.launched():
+        return _run_sharded(registry, settings, out, dataset, progress, say)
     _validate(registry, settings, out, dataset)
     lock = DirLock(out, "a compare").acquire()  # one compare per --out
     try:
-        return _run_compare(registry, settings, out, dataset, progress, say)
+        jobs = plan(settings.models, settings.seeds, out)
+        begun = time.perf_counter()
+        done = [_run_job(registry, settings, job, dataset, progress, say) for job in jobs]
+        return _merge(registry, settings, dataset, done, time.perf_counter() - begun, world=1)
     finally:
         lock.release()
 
 
-def _run_compare(registry: Registry, settings: CompareSettings, out: Path, dataset: Dataset,
-                 progress: bool, say: Progress) -> tuple[dict[str, Any], dict[str, Any]]:
+def _run_sharded(registry: Registry, settings: CompareSettings, out: Path, dataset: Dataset,
+                 progress: bool, say: Progress) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Rank r's share of the compare; rank 0 also gathers and returns the whole. A failure
+    anywhere ends every rank: rank 0 raises it (its own, or ``RankFailed`` naming the rank),
+    the others raise ``ReportedElsewhere`` and say nothing, so the user reads one line."""
+    from genzoo.training import distributed
+    from genzoo.training.shards import RankFailed, Shards
+
+    shards = Shards.join()
+    rank, world = shards.rank, shards.world_size
+    lock = None
+    try:
+        out = Path(shards.exchange("out", str(out))[0])  # rank 0's: a default --out is a time
+        _validate(registry, settings, out, dataset)
+        shards.exchange("validated", True)  # nobody writes before every rank has checked
+        if shards.is_main:
+            lock = DirLock(out, "a compare").acquire()
+        jobs = plan(settings.models, settings.seeds, out, world)
+        mine = [job for job in jobs if job.rank == rank]
+        say(f"rank {rank} of {world}: " + (", ".join(
+            f"{j.model} {_seed_label(j.seeds)}" for j in mine) or "no jobs"))
+        device = resolve_device(settings.device)
+        if device.type == "cuda":  # each rank on the GPU of its local rank
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            settings = dataclasses.replace(settings, device=f"cuda:{local}")
+        begun = time.perf_counter()
+        with distributed.solo():  # a job trains in this process alone, not data-parallel
+            done = [_run_job(registry, settings, job, dataset, progress and shards.is_main,
+                             lambda msg: say(f"rank {rank}: {msg}")) for job in mine]
+        shards.post("jobs", done)
+        if not shards.is_main:
+            return None
+        gathered = [d for part in shards.collect("jobs") for d in part]
+        order = {(j.model, j.seeds[0]): i for i, j in enumerate(jobs)}
+        gathered.sort(key=lambda d: order[(d["model"], d["seeds"][0])])
+        return _merge(registry, settings, dataset, gathered, time.perf_counter() - begun,
+                      world)
+    except BaseException as exc:
+        failed = shards.failure()
+        if failed is None and _sigterm(exc):  # torchrun stops the ranks when one exits
+            silent = shards.silent_peers()
+            if silent:
+                failed = RankFailed(silent[0], "its process exited (torchrun's report "
+                                               "below has its exit code)")
+        if isinstance(exc, KeyboardInterrupt) and failed is not None:
+            raise (failed if shards.is_main else ReportedElsewhere(str(failed))) from None
+        if isinstance(exc, RankFailed):
+            raise exc if shards.is_main else ReportedElsewhere(str(exc)) from None
+        reason = str(exc) if isinstance(exc, GenzooError) else f"{type(exc).__name__}: {exc}"
+        shards.fail(reason)  # this rank's own failure: stop the others
+        if not shards.is_main:
+            raise ReportedElsewhere(reason) from None
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
+        shards.close()
+
+
+def _sigterm(exc: BaseException) -> bool:
+    from genzoo.training.shards import Terminated
+    from genzoo.training.trainer import TrainingInterrupted
+
+    return isinstance(exc, Terminated) or (isinstance(exc, TrainingInterrupted)
+                                           and exc.signum == signal.SIGTERM)
+
+
+def _run_job(registry: Registry, settings: CompareSettings, job: Job, dataset: Dataset,
+             progress: bool, say: Progress) -> dict[str, Any]:
+    """Train ``job.model`` for ``job.seeds`` into ``job.run_dir`` and score every seed: the
+    raw per-seed values (summarised once every block is in, by ``_merge``), with what the
+    run was and, for the block holding seed 0, the figure's data. Plain data: it is pickled
+    from rank to rank under torchrun."""
     from genzoo.reports import images as report_images
     from genzoo.reports import toy as report_toy
 
+    name = job.model
     is_image = dataset.spec.kind == "image"
-    wanted = settings.metrics
-    device = resolve_device(settings.device)
-    if wanted is None and is_image:
-        wanted = [m for m in IMAGE_METRICS if m in registry.evaluators]
+    wanted = _wanted(registry, settings, is_image)
+    cls = registry.model(name)
+    overrides = settings.overrides.get(name, {})
+    cfg = cls.make_config(dataset.spec, settings.preset, overrides)
+    train = TrainSettings(
+        steps=settings.steps or getattr(cfg, "steps", TrainSettings.steps),
+        batch_size=settings.batch_size or getattr(cfg, "batch_size", TrainSettings.batch_size),
+        checkpoint_every=0, checkpoint_minutes=0)  # the final one only: a compare is not resumed
+    seeds = (f"{len(job.seeds)} seed(s)" if len(job.seeds) == settings.seeds
+             else _seed_label(job.seeds))
+    say(f"{name}: training {seeds} for {train.steps} steps")
+    session = api.start(registry, name, settings.dataset, out=job.run_dir,
+                        preset=settings.preset, overrides=overrides, seeds=job.seeds,
+                        settings=train, device=settings.device, progress=progress,
+                        data_options=settings.data_options, dataset=dataset)
+    started = time.perf_counter()
+    session.trainer.fit()
+    seconds = time.perf_counter() - started
+    options = _eval_options(registry, settings, is_image, wanted)
+    values, info = _evaluate(registry, session, options, say, wanted)
+    done: dict[str, Any] = {
+        "model": name, "seeds": job.seeds, "rank": job.rank, "dir": str(job.run_dir),
+        "values": values, "info": info, "seconds": seconds, "steps": train.steps,
+        "batch_size": train.batch_size, "vectorized": bool(cls.vectorized),
+        "config": config_lib.to_dict(session.model.config), "guided": None, "figure": None}
+    extra = ""
+    if settings.sampler != "raw":
+        done["guided"] = _evaluate_guided(registry, session, settings, options, say, wanted)
+        if done["guided"] is not None:
+            extra = (f" (+{done['guided'][1]['eval_seconds']:.1f}s on {settings.sampler} "
+                     f"samples)")
+    if job.seeds[0] == 0:  # the figure shows the first seed
+        done["figure"] = (report_images.image_figure_data(session.model, dataset) if is_image
+                          else report_toy.figure_data(session.model, dataset))
+    say(f"{name}: trained in {seconds:.1f}s, evaluated in {info['eval_seconds']:.1f}s{extra}")
+    return done
+
+
+def _seed_label(seeds: list[int]) -> str:
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}-{seeds[-1]}"
+
+
+def _wanted(registry: Registry, settings: CompareSettings, is_image: bool) -> list[str] | None:
+    """The evaluators to run (None: every registered one that applies)."""
+    if settings.metrics is None and is_image:
+        return [m for m in IMAGE_METRICS if m in registry.evaluators]
+    return settings.metrics
+
+
+def _eval_options(registry: Registry, settings: CompareSettings, is_image: bool,
+                  wanted: list[str] | None) -> dict[str, Any]:
+    """The evaluators' options: FID-1k on a CPU unless ``fid_samples`` is given (the
+    table says so)."""
+    options = settings.eval_options
     inception = {"fid", "kid"} & set(wanted if wanted is not None
                                      else registry.evaluators.names())
-    if is_image and device.type == "cpu" and inception and \
-            "fid_samples" not in settings.eval_options:
-        settings = dataclasses.replace(
-            settings, eval_options={**settings.eval_options, "fid_samples": CPU_FID_SAMPLES})
+    if is_image and resolve_device(settings.device).type == "cpu" and inception and \
+            "fid_samples" not in options:
+        options = {**options, "fid_samples": CPU_FID_SAMPLES}
+    return options
+
+
+def _merge(registry: Registry, settings: CompareSettings, dataset: Dataset,
+           done: list[dict[str, Any]], wall_seconds: float, world: int
+           ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every job's values, in the order the models were named and seed by seed, summarised
+    as a single process's compare would summarise them."""
+    is_image = dataset.spec.kind == "image"
+    wanted = _wanted(registry, settings, is_image)
+    device = resolve_device(settings.device)
+    options = _eval_options(registry, settings, is_image, wanted)
+    recorded = dataclasses.replace(settings, eval_options=options)
     results: dict[str, Any] = {"dataset": settings.dataset, "kind": dataset.spec.kind,
-                               "models": {}, "settings": _settings_json(settings, device)}
+                               "models": {}, "settings": _settings_json(recorded, device)}
+    results["settings"]["ranks"] = world
     figures: dict[str, Any] = {}
-    begun = time.perf_counter()
     for name in settings.models:
-        cls = registry.model(name)
-        overrides = settings.overrides.get(name, {})
-        cfg = cls.make_config(dataset.spec, settings.preset, overrides)
-        train = TrainSettings(
-            steps=settings.steps or getattr(cfg, "steps", TrainSettings.steps),
-            batch_size=settings.batch_size or getattr(cfg, "batch_size",
-                                                      TrainSettings.batch_size),
-            checkpoint_every=0, checkpoint_minutes=0)  # the final one only: a compare is
-        # not resumed
-        say(f"{name}: training {settings.seeds} seed(s) for {train.steps} steps")
-        session = api.start(registry, name, settings.dataset, out=out / "runs" / name,
-                            preset=settings.preset, overrides=overrides,
-                            seeds=range(settings.seeds), settings=train,
-                            device=settings.device, progress=progress,
-                            data_options=settings.data_options, dataset=dataset)
-        started = time.perf_counter()
-        session.trainer.fit()
-        seconds = time.perf_counter() - started
-        metrics, info = _evaluate(registry, session, settings.eval_options, say, wanted)
-        eval_seconds = info["eval_seconds"]
-        # metric entries are the dicts with a "mean"; "seconds" is training wall time; the
-        # rest of what describes the run sits under "run" so it never reads as a metric
-        results["models"][name] = {
-            **metrics, "seconds": seconds,
-            "run": {"dir": str(out / "runs" / name), "steps": train.steps,
-                    "batch_size": train.batch_size, "vectorized": bool(cls.vectorized),
-                    "config": config_lib.to_dict(session.model.config), **info}}
-        results["models"][name]["run"]["sampler"] = "raw"
-        if settings.sampler != "raw":
-            guided = _evaluate_guided(registry, session, settings, say, wanted)
-            if guided is not None:
-                results["models"][f"{name}+{settings.sampler}"] = {
-                    **guided[0], "seconds": seconds,
-                    "run": {**results["models"][name]["run"], **guided[1],
-                            "sampler": settings.sampler, "raw_model": name}}
-        figures[name] = (report_images.image_figure_data(session.model, dataset) if is_image
-                         else report_toy.figure_data(session.model, dataset))
-        guided_entry = results["models"].get(f"{name}+{settings.sampler}")
-        extra = (f" (+{guided_entry['run']['eval_seconds']:.1f}s on {settings.sampler} "
-                 f"samples)" if guided_entry else "")
-        say(f"{name}: trained in {seconds:.1f}s, evaluated in {eval_seconds:.1f}s{extra}")
-        del session  # free this model before the next is built: peak memory is one model's
-    results["wall_seconds"] = time.perf_counter() - begun  # training and evaluation, all models
+        parts = [d for d in done if d["model"] == name]
+        first = parts[0]
+        blocks = [{"seeds": d["seeds"], "rank": d["rank"], "dir": d["dir"],
+                   "seconds": d["seconds"], "eval_seconds": d["info"]["eval_seconds"]}
+                  for d in parts]
+        run = {"dir": first["dir"] if len(parts) == 1 else str(Path(first["dir"]).parent),
+               "steps": first["steps"], "batch_size": first["batch_size"],
+               "vectorized": first["vectorized"], "config": first["config"],
+               **_merge_info([d["info"] for d in parts]), "blocks": blocks}
+        # metric entries are the dicts with a "mean"; "seconds" is training wall time (the
+        # slowest block's, the blocks training side by side); the rest of what describes the
+        # run sits under "run" so it never reads as a metric
+        seconds = max(d["seconds"] for d in parts)
+        results["models"][name] = {**summarize(_concat([d["values"] for d in parts])),
+                                   "seconds": seconds, "run": {**run, "sampler": "raw"}}
+        guided = [d["guided"] for d in parts if d["guided"] is not None]
+        if guided:
+            results["models"][f"{name}+{settings.sampler}"] = {
+                **summarize(_concat([g[0] for g in guided])), "seconds": seconds,
+                "run": {**run, **_merge_info([g[1] for g in guided]),
+                        "sampler": settings.sampler, "raw_model": name}}
+        figures[name] = next(d["figure"] for d in parts if d["figure"] is not None)
+    results["wall_seconds"] = wall_seconds  # training and evaluation, all models
     results["evaluators"], results["notes"] = evaluator_notes(registry, results, wanted, dataset)
     return results, figures
+
+
+def _concat(parts: list[dict[str, list[float]]]) -> dict[str, list[float]]:
+    """Per-seed values of consecutive seed blocks, joined metric by metric."""
+    return {k: [v for p in parts for v in p.get(k, [])] for k in parts[0]}
+
+
+def _merge_info(infos: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the blocks' evaluations skipped, failed and ran (the slowest block's time)."""
+    out: dict[str, Any] = {"eval_seconds": max(i["eval_seconds"] for i in infos),
+                           "skipped": {}, "errors": {}, "evaluated": []}
+    for i in infos:
+        out["skipped"].update(i["skipped"])
+        out["errors"].update(i["errors"])
+        out["evaluated"] += [n for n in i["evaluated"] if n not in out["evaluated"]]
+    return out
 
 
 def evaluator_notes(registry: Registry, results: dict[str, Any], wanted: list[str] | None,
@@ -271,8 +449,8 @@ def write_outputs(results: dict[str, Any], figures: dict[str, Any], out: Path,
 
 
 def _evaluate_guided(registry: Registry, session: api.Session, settings: CompareSettings,
-                    say: Progress, wanted: list[str] | None
-                    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+                     options: dict[str, Any], say: Progress, wanted: list[str] | None
+                     ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The evaluators that sample, on ``settings.sampler``'s samples (None and a note on
     screen when the model has no discriminator to guide them)."""
     from genzoo.core import sampling
@@ -284,14 +462,14 @@ def _evaluate_guided(registry: Registry, session: api.Session, settings: Compare
     names = [e.name for e in registry.evaluators
              if (wanted is None or e.name in wanted) and "sample" in e.obj.requires]
     say(f"{session.model.name}: scoring {settings.sampler} samples")
-    return _evaluate(registry, session, settings.eval_options, say, names, settings.sampler)
+    return _evaluate(registry, session, options, say, names, settings.sampler)
 
 
 def _evaluate(registry: Registry, session: api.Session, options: dict[str, Any],
               say: Progress, wanted: list[str] | None = None, sampler: str = "raw"
               ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Metric summaries from the ``wanted`` evaluators (None: every registered one) that
-    apply, and what was skipped (with the reason) or failed."""
+    """Per-seed metric values from the ``wanted`` evaluators (None: every registered one)
+    that apply, and what was skipped (with the reason) or failed."""
     started = time.perf_counter()
     names, skipped = [], {}
     entries = (list(registry.evaluators) if wanted is None
@@ -318,7 +496,7 @@ def _evaluate(registry: Registry, session: api.Session, options: dict[str, Any],
             errors[name] = f"{type(exc).__name__}: {exc}"
             say(f"{session.model.name}: evaluator {name} failed ({errors[name]})")
             continue
-        metrics.update(summarize(res.metrics))
+        metrics.update(res.metrics)
         evaluated.append(name)
     info: dict[str, Any] = {"eval_seconds": time.perf_counter() - started,
                             "skipped": skipped, "errors": errors, "evaluated": evaluated}

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.exceptions import TyperException
 
-from genzoo.core.errors import GenzooError
+from genzoo.core.errors import GenzooError, ReportedElsewhere
 
 
 class _Lazy:
@@ -71,6 +71,10 @@ def user_errors():
     """Turn GenzooError into one line on stderr and exit code 2 (the traceback with --debug)."""
     try:
         yield
+    except ReportedElsewhere:  # another process prints it (rank 0 of a sharded compare)
+        if debug_enabled():
+            traceback.print_exc()
+        raise typer.Exit(2) from None
     except GenzooError as exc:
         if debug_enabled():  # the traceback, and still bad input's exit code
             traceback.print_exc()
@@ -153,11 +157,12 @@ def _data_options(data_dir: Path | None, download: bool = False,
 
 
 def _one_process(command: str) -> None:
-    """Only `genzoo train` runs data-parallel; under torchrun every other command would run
-    N times over, each copy writing the same files."""
+    """Only `genzoo train` (data-parallel) and `genzoo compare` (jobs shared out) run under
+    torchrun; every other command would run N times over, each copy writing the same files."""
     if distributed.env_world_size() > 1:
-        raise GenzooError(f"genzoo {command} runs in one process; only `genzoo train` runs "
-                          f"under torchrun: start it with plain `genzoo {command} ...`")
+        raise GenzooError(f"genzoo {command} runs in one process; only `genzoo train` and "
+                          f"`genzoo compare` run under torchrun: start it with plain "
+                          f"`genzoo {command} ...`")
 
 
 def _eval_options(items: list[str]) -> dict[str, Any]:

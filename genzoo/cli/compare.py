@@ -10,7 +10,6 @@ import typer
 from genzoo.cli.app import (
     _data_options,
     _eval_options,
-    _one_process,
     console,
     err_console,
     plugins,
@@ -68,7 +67,6 @@ def compare(
     from genzoo.reports import toy as report
 
     with user_errors():
-        _one_process("compare")
         reg = plugins.registry()
         if toy is not None and dataset is not None:
             raise GenzooError("pass either --toy or --dataset, not both")
@@ -113,9 +111,11 @@ def compare(
             else None, data_options=_data_options(data_dir), sampler=sampler)
         if file_info is not None:
             settings.config_file = file_info
-        results, figures = compare_lib.run_compare(
-            reg, settings, out, progress=progress,
-            say=lambda msg: err_console.print(msg, highlight=False))
+        done = compare_lib.run_compare(reg, settings, out, progress=progress,
+                                       say=lambda msg: err_console.print(msg, highlight=False))
+        if done is None:  # a rank > 0 under torchrun: rank 0 writes and prints the whole
+            return
+        results, figures = done
         paths = compare_lib.write_outputs(results, figures, out, reg)
         console.print(report.rich_table(results))
         for f in results["findings"]:

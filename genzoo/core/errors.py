@@ -14,6 +14,11 @@ class PluginError(GenzooError):
     """A plugin could not be loaded or registered something invalid."""
 
 
+class ReportedElsewhere(GenzooError):
+    """A failure another process prints (rank 0 of a compare under torchrun): the CLI exits
+    with code 2 without a line of its own, so the user reads the failure once."""
+
+
 def what_is(path: str | os.PathLike[str]) -> str:
     """What is at ``path``, for a message: "does not exist", "is a named pipe (FIFO)", ..."""
     try:

@@ -55,7 +55,8 @@ import atexit
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -71,10 +72,26 @@ from genzoo.core.rng import STREAMS, ReplicaRNG, derive_seed
 RNG_KEY = "rng/ranks/{}"  # checkpoint tensors (world, replicas, state bytes): every rank's states
 
 
+_solo = False  # inside solo(): this process trains alone although torchrun started it
+
+
 def launched() -> bool:
     """Whether this process was started by torchrun (or another launcher setting the same
-    environment variables)."""
-    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+    environment variables) and trains as one of its ranks (not inside ``solo()``)."""
+    return not _solo and "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+@contextmanager
+def solo() -> Iterator[None]:
+    """Within: trainers and runs behave as in a plain single process (no process group, the
+    run written by this process, world size 1), for the jobs of a compare sharded over the
+    ranks (``genzoo.training.shards``), each trained by one rank alone."""
+    global _solo
+    before, _solo = _solo, True
+    try:
+        yield
+    finally:
+        _solo = before
 
 
 def env_rank() -> int:

@@ -1,0 +1,95 @@
+"""Wall time of `genzoo compare` in one process against the same compare over torchrun ranks,
+measured in one run and reported as ratios (the machine is noisy: never run it beside another
+timed job). Each configuration runs ``--repeats`` times, interleaved, and the medians are
+compared; the results.json files of the last repeat are compared metric by metric too.
+
+    .venv/bin/python bench/compare_ranks.py                          # the main job, 2 ranks
+    .venv/bin/python bench/compare_ranks.py --steps 300 --repeats 3
+    .venv/bin/python bench/compare_ranks.py --ranks 4 --models ali gan vae bigan alice
+
+"single" is a plain `genzoo compare` with torch's default threads (all cores), "single-1t"
+the same with one thread (what each rank gets from torchrun), "ranks" the torchrun launch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
+    return seconds
+
+
+def _values(path: Path) -> dict[tuple[str, str], list[float]]:
+    results = json.loads(path.read_text())
+    return {(m, k): v["values"] for m, e in results["models"].items() for k, v in e.items()
+            if isinstance(v, dict) and "values" in v}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["ali", "gan", "vae"])
+    parser.add_argument("--toy", default="grid25")
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=None, help="default: each model's own")
+    parser.add_argument("--ranks", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args(argv)
+    bin_dir = Path(sys.executable).parent
+    torchrun = bin_dir / "torchrun"
+    job = ["compare", *args.models, "--toy", args.toy, "--seeds", str(args.seeds),
+           "--device", "cpu", "--no-progress"]
+    if args.steps:
+        job += ["--steps", str(args.steps)]
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("GENZOO_") and k not in ("RANK", "WORLD_SIZE", "OMP_NUM_THREADS")}
+    cases = {
+        "single": ([str(bin_dir / "genzoo"), *job], env),
+        "single-1t": ([str(bin_dir / "genzoo"), *job], {**env, "OMP_NUM_THREADS": "1"}),
+        "ranks": ([str(torchrun), "--standalone", "--nproc-per-node", str(args.ranks), "-m",
+                   "genzoo", *job], env),
+    }
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    work = Path(tempfile.mkdtemp(prefix="genzoo-bench-ranks-"))
+    try:
+        for _ in range(args.repeats):
+            for name, (cmd, case_env) in cases.items():
+                out = work / name
+                shutil.rmtree(out, ignore_errors=True)
+                times[name].append(_run([*cmd, "--out", str(out)], case_env))
+        medians = {name: statistics.median(t) for name, t in times.items()}
+        print(f"genzoo {' '.join(job)}  ({os.cpu_count()} CPU cores, {args.repeats} "
+              f"repeat(s), median wall seconds)")
+        for name, seconds in medians.items():
+            print(f"  {name:10s} {seconds:8.1f} s   single / this = "
+                  f"{medians['single'] / seconds:.2f}")
+        one, many = _values(work / "single-1t" / "results.json"), \
+            _values(work / "ranks" / "results.json")
+        pairs = [(a, b) for key in one for a, b in zip(one[key], many[key], strict=True)]
+        same = sum(a == b for a, b in pairs)
+        worst = max((abs(a - b) / max(abs(a), 1e-12) for a, b in pairs
+                     if a is not None and b is not None), default=0.0)
+        print(f"  results, ranks vs single-1t: {same} of {len(pairs)} per-seed values "
+              f"identical, largest relative difference {worst:.2g}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
