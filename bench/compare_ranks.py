@@ -41,6 +41,24 @@ def _values(path: Path) -> dict[tuple[str, str], list[float]]:
             if isinstance(v, dict) and "values" in v}
 
 
+def _agreement(a: dict[tuple[str, str], list[float]],
+               b: dict[tuple[str, str], list[float]]) -> str:
+    """How many per-seed values are identical, and the largest gap between two runs' seed
+    means in units of the seeds' spread (how far apart the table's cells are)."""
+    pairs = [(x, y) for key in a for x, y in zip(a[key], b[key], strict=True)]
+    same = sum(x == y for x, y in pairs)
+    gaps = []
+    for key in a:
+        xs = [x for x in a[key] if x is not None]
+        ys = [y for y in b[key] if y is not None]
+        if xs and ys:
+            spread = statistics.pstdev(xs) or 1e-12
+            gaps.append((abs(statistics.mean(xs) - statistics.mean(ys)) / spread, key))
+    gap, key = max(gaps) if gaps else (0.0, ("", ""))
+    return (f"{same} of {len(pairs)} per-seed values identical; seed means differ by at most "
+            f"{gap:.2f} std ({key[0]} {key[1]})")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["ali", "gan", "vae"])
@@ -78,14 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, seconds in medians.items():
             print(f"  {name:10s} {seconds:8.1f} s   single / this = "
                   f"{medians['single'] / seconds:.2f}")
-        one, many = _values(work / "single-1t" / "results.json"), \
-            _values(work / "ranks" / "results.json")
-        pairs = [(a, b) for key in one for a, b in zip(one[key], many[key], strict=True)]
-        same = sum(a == b for a, b in pairs)
-        worst = max((abs(a - b) / max(abs(a), 1e-12) for a, b in pairs
-                     if a is not None and b is not None), default=0.0)
-        print(f"  results, ranks vs single-1t: {same} of {len(pairs)} per-seed values "
-              f"identical, largest relative difference {worst:.2g}")
+        base = _values(work / "single-1t" / "results.json")
+        for other in ("ranks", "single"):
+            print(f"  results, {other} vs single-1t: " +
+                  _agreement(base, _values(work / other / "results.json")))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -12,6 +12,10 @@ that are registered (``--metric`` chooses others), and a figure of samples and
 reconstructions (``genzoo.reports.images``). Either way ``--metric`` restricts the evaluators.
 An evaluator that fails (FID without Inception weights, say) costs only its own rows: dashes
 and a one-line note, never the compare.
+
+Under torchrun the compare is cut into the (model, seed block) jobs of ``plan``, which the
+ranks share out (``genzoo.training.shards``); rank 0 merges what they measured, seed by seed,
+into the same results a single process would summarise.
 """
 
 from __future__ import annotations

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import torch.distributed as dist
 
 from genzoo.compare import plan
-from genzoo.training.shards import assign, split
+from genzoo.training.shards import RankFailed, Shards, assign, split
 
 PROBE = Path(__file__).with_name("compare_probe.py")
 ARGS = ["compare", "ali", "vae", "vae-stacked", "--toy", "grid25", "--steps", "8",
@@ -97,7 +100,8 @@ def test_each_block_is_a_run_written_by_its_rank_and_rank_0_writes_the_report(bo
             assert config["seeds"] == b["seeds"] and config["world_size"] == 1
             assert (run / "checkpoints" / "step-00000008.safetensors").exists()
     assert (out / "figure.png").stat().st_size > 10_000
-    assert "vae-stacked" in (out / "report.html").read_text()
+    page = (out / "report.html").read_text()
+    assert "vae-stacked" in page and "seeds 2–3 on rank 1" in page
 
 
 def _error_lines(proc: subprocess.CompletedProcess) -> list[str]:
@@ -119,3 +123,32 @@ def test_a_failing_rank_stops_the_others_with_one_line(tmp_path, crash, why):
         " (torchrun's report below has its exit code)" if crash else "")], \
         proc.stdout[-2000:] + proc.stderr[-3000:]
     assert not (tmp_path / "F" / "results.json").exists()
+
+
+def _alone(timeout_s: float) -> tuple[Shards, object]:
+    """Rank 0 of a 2-rank job whose rank 1 never comes: a store of our own."""
+    store = dist.TCPStore("127.0.0.1", 0, 2, is_master=True, wait_for_workers=False)
+    return Shards(dist.PrefixStore("test/", store), 0, 2, timeout_s), store
+
+
+def test_a_silent_peer_ends_the_wait_instead_of_hanging():
+    me, _store = _alone(timeout_s=1.0)
+    try:
+        started = time.monotonic()
+        with pytest.raises(RankFailed, match="rank 1 failed: its heartbeat stopped 1 s ago"):
+            me.exchange("x", 1)
+        assert time.monotonic() - started < 5
+    finally:
+        me.close()
+
+
+def test_a_peers_posted_failure_ends_the_wait_with_its_reason():
+    me, store = _alone(timeout_s=60.0)
+    try:
+        dist.PrefixStore("test/", store).set("failed", pickle.dumps((1, "no data here")))
+        with pytest.raises(RankFailed, match=r"^rank 1 failed: no data here$"):
+            me.collect("jobs")
+        me.fail("a later failure")  # the first one stays the one reported
+        assert str(me.failure()) == "rank 1 failed: no data here"
+    finally:
+        me.close()

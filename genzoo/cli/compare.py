@@ -61,7 +61,8 @@ def compare(
 ):
     """Train MODELs (N seeds each) on a toy mixture or an image dataset, score them with the
     evaluators, print the table, and write results.json, figure.png and report.html to --out
-    (each model's run directory goes to OUT/runs/MODEL)."""
+    (each model's run directory goes to OUT/runs/MODEL). Under torchrun the ranks share the
+    (model, seed block) jobs out and rank 0 writes the results."""
     from genzoo import compare as compare_lib
     from genzoo.evaluators.mode_coverage import mixture_reason
     from genzoo.reports import toy as report

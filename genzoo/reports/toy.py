@@ -339,6 +339,17 @@ def side_by_side(results: dict[str, Any]) -> tuple[list[str], list[list[str]], l
     return header, rows, classes
 
 
+def _where(run: dict[str, Any]) -> str:
+    """The run directory, and which ranks trained which seeds when torchrun shared them."""
+    blocks = run.get("blocks", [])
+    if len(blocks) < 2:
+        return run.get("dir", "")
+    parts = "; ".join((f"seed {b['seeds'][0]}" if len(b["seeds"]) == 1 else
+                       f"seeds {b['seeds'][0]}–{b['seeds'][-1]}") + f" on rank {b['rank']}"
+                      for b in blocks)
+    return f"{run.get('dir', '')}/seeds-*/ ({parts})"
+
+
 def runs_table(results: dict[str, Any]) -> str:
     """The HTML table of each model's run: times, steps, skipped and failed evaluators."""
     runs = []
@@ -349,7 +360,7 @@ def runs_table(results: dict[str, Any]) -> str:
         runs.append([name, f"{entry['seconds']:.1f} s", f"{run.get('eval_seconds', 0):.1f} s",
                      str(run.get("steps", "")), str(run.get("batch_size", "")),
                      "yes" if run.get("vectorized") else "no (stacked)", skipped, errors,
-                     run.get("dir", "")])
+                     _where(run)])
     return _table_html(["model", "training", "evaluation", "steps", "batch", "vectorized",
                         "skipped evaluators", "errors", "run directory"], runs)
 
