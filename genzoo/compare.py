@@ -2,8 +2,9 @@
 
 For every named model: one replicated model holds all N seeds (a vectorized model trains them
 as one computation, any other model is stacked), the one Trainer trains it into
-``OUT/runs/NAME`` (so ``genzoo evaluate OUT/runs/NAME`` works later), and the evaluators score
-every seed. Then ``OUT`` gets ``results.json``, ``figure.png`` and ``report.html``.
+``OUT/runs/NAME`` (so ``genzoo evaluate OUT/runs/NAME`` works later; each block of a model
+split over torchrun's ranks is ``OUT/runs/NAME/seeds-A-B``), and the evaluators score every
+seed. Then ``OUT`` gets ``results.json``, ``figure.png`` and ``report.html``.
 
 On a toy mixture: 10 seeds by default, every registered evaluator that applies, and the
 figure in the layout of the paper's Figure 8. On an image dataset: 1 seed by default (an
@@ -23,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -177,7 +177,7 @@ def run_compare(registry: Registry, settings: CompareSettings, out: Path, *,
     is_image = dataset.spec.kind == "image"
     if settings.seeds is None:
         settings = dataclasses.replace(settings, seeds=IMAGE_SEEDS if is_image else TOY_SEEDS)
-    if distributed.launched():
+    if distributed.env_world_size() > 1:
         return _run_sharded(registry, settings, out, dataset, progress, say)
     _validate(registry, settings, out, dataset)
     lock = DirLock(out, "a compare").acquire()  # one compare per --out
@@ -196,7 +196,7 @@ def _run_sharded(registry: Registry, settings: CompareSettings, out: Path, datas
     anywhere ends every rank: rank 0 raises it (its own, or ``RankFailed`` naming the rank),
     the others raise ``ReportedElsewhere`` and say nothing, so the user reads one line."""
     from genzoo.training import distributed
-    from genzoo.training.shards import RankFailed, Shards
+    from genzoo.training.shards import RankFailed, Shards, StoreLost
 
     shards = Shards.join()
     rank, world = shards.rank, shards.world_size
@@ -204,21 +204,25 @@ def _run_sharded(registry: Registry, settings: CompareSettings, out: Path, datas
     try:
         out = Path(shards.exchange("out", str(out))[0])  # rank 0's: a default --out is a time
         _validate(registry, settings, out, dataset)
-        shards.exchange("validated", True)  # nobody writes before every rank has checked
         if shards.is_main:
             lock = DirLock(out, "a compare").acquire()
+        shards.exchange("validated", True)  # nobody writes before every rank has checked
         jobs = plan(settings.models, settings.seeds, out, world)
         mine = [job for job in jobs if job.rank == rank]
         say(f"rank {rank} of {world}: " + (", ".join(
             f"{j.model} {_seed_label(j.seeds)}" for j in mine) or "no jobs"))
-        device = resolve_device(settings.device)
-        if device.type == "cuda":  # each rank on the GPU of its local rank
-            local = int(os.environ.get("LOCAL_RANK", "0"))
-            settings = dataclasses.replace(settings, device=f"cuda:{local}")
+        device = distributed.local_device(resolve_device(settings.device))
+        settings = dataclasses.replace(settings, device=str(device))  # cuda:LOCAL_RANK
         begun = time.perf_counter()
+        done = []
         with distributed.solo():  # a job trains in this process alone, not data-parallel
-            done = [_run_job(registry, settings, job, dataset, progress and shards.is_main,
-                             lambda msg: say(f"rank {rank}: {msg}")) for job in mine]
+            for job in mine:
+                failed = shards.failure()
+                if failed is not None:
+                    raise failed
+                done.append(_run_job(registry, settings, job, dataset,
+                                     progress and shards.is_main,
+                                     lambda msg: say(f"rank {rank}: {msg}")))
         shards.post("jobs", done)
         if not shards.is_main:
             return None
@@ -228,20 +232,26 @@ def _run_sharded(registry: Registry, settings: CompareSettings, out: Path, datas
         return _merge(registry, settings, dataset, gathered, time.perf_counter() - begun,
                       world)
     except BaseException as exc:
-        failed = shards.failure()
+        failed = exc if isinstance(exc, RankFailed) else shards.failure()
         if failed is None and _sigterm(exc):  # torchrun stops the ranks when one exits
-            silent = shards.silent_peers()
+            silent = shards.silent_peers("jobs")
             if silent:
                 failed = RankFailed(silent[0], "its process exited (torchrun's report "
                                                "below has its exit code)")
-        if isinstance(exc, KeyboardInterrupt) and failed is not None:
-            raise (failed if shards.is_main else ReportedElsewhere(str(failed))) from None
-        if isinstance(exc, RankFailed):
-            raise exc if shards.is_main else ReportedElsewhere(str(exc)) from None
-        reason = str(exc) if isinstance(exc, GenzooError) else f"{type(exc).__name__}: {exc}"
+        if failed is not None and (isinstance(exc, (KeyboardInterrupt, RankFailed))):
+            # another rank's failure: rank 0 says it, or every rank when rank 0 is the one
+            if shards.is_main or failed.rank == 0:
+                raise failed from None
+            raise ReportedElsewhere(str(failed)) from exc
+        if isinstance(exc, StoreLost) or isinstance(exc, (SystemExit, GeneratorExit)):
+            raise  # no one is left to report it, or not a failure
+        reason = (str(exc) if isinstance(exc, GenzooError) else
+                  "interrupted" if isinstance(exc, KeyboardInterrupt) else
+                  f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
+                  f"traceback)")
         shards.fail(reason)  # this rank's own failure: stop the others
         if not shards.is_main:
-            raise ReportedElsewhere(reason) from None
+            raise ReportedElsewhere(reason) from exc
         raise
     finally:
         if lock is not None:
@@ -358,12 +368,14 @@ def _merge(registry: Registry, settings: CompareSettings, dataset: Dataset,
         # slowest block's, the blocks training side by side); the rest of what describes the
         # run sits under "run" so it never reads as a metric
         seconds = max(d["seconds"] for d in parts)
-        results["models"][name] = {**summarize(_concat([d["values"] for d in parts])),
+        sizes = [len(d["seeds"]) for d in parts]
+        results["models"][name] = {**summarize(concat_blocks([d["values"] for d in parts],
+                                                             sizes)),
                                    "seconds": seconds, "run": {**run, "sampler": "raw"}}
         guided = [d["guided"] for d in parts if d["guided"] is not None]
-        if guided:
+        if guided:  # every block or none: whether a model can be guided is its class's
             results["models"][f"{name}+{settings.sampler}"] = {
-                **summarize(_concat([g[0] for g in guided])), "seconds": seconds,
+                **summarize(concat_blocks([g[0] for g in guided], sizes)), "seconds": seconds,
                 "run": {**run, **_merge_info([g[1] for g in guided]),
                         "sampler": settings.sampler, "raw_model": name}}
         figures[name] = next(d["figure"] for d in parts if d["figure"] is not None)
@@ -372,9 +384,14 @@ def _merge(registry: Registry, settings: CompareSettings, dataset: Dataset,
     return results, figures
 
 
-def _concat(parts: list[dict[str, list[float]]]) -> dict[str, list[float]]:
-    """Per-seed values of consecutive seed blocks, joined metric by metric."""
-    return {k: [v for p in parts for v in p.get(k, [])] for k in parts[0]}
+def concat_blocks(parts: list[dict[str, list[float]]], sizes: list[int]
+                  ) -> dict[str, list[float]]:
+    """Per-seed values of consecutive seed blocks (of ``sizes`` seeds), joined metric by
+    metric; a block whose evaluator failed gives NaN for each of its seeds (null in
+    results.json), so every value stays beside its seed."""
+    keys = list(dict.fromkeys(k for p in parts for k in p))
+    return {k: [v for p, n in zip(parts, sizes, strict=True)
+                for v in p.get(k, [math.nan] * n)] for k in keys}
 
 
 def _merge_info(infos: list[dict[str, Any]]) -> dict[str, Any]:

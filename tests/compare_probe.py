@@ -1,4 +1,4 @@
-"""Run by tests/test_distributed.py, under torchrun or alone: the CLI with two more models.
+"""Run by tests/test_compare_ranks.py, under torchrun or alone: the CLI with two more models.
 
 - ``vae-stacked``: the VAE, not vectorized, so every seed trains alone (R = 1) however the
   seeds are shared out: its numbers must come out identical with and without torchrun;

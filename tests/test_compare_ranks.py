@@ -7,6 +7,7 @@ trains alone, so sharding cannot change its numbers) and a model that fails on s
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
 import subprocess
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch.distributed as dist
 
-from genzoo.compare import plan
+from genzoo.compare import concat_blocks, plan
 from genzoo.training.shards import RankFailed, Shards, assign, split
 
 PROBE = Path(__file__).with_name("compare_probe.py")
@@ -152,3 +153,20 @@ def test_a_peers_posted_failure_ends_the_wait_with_its_reason():
         assert str(me.failure()) == "rank 1 failed: no data here"
     finally:
         me.close()
+
+
+def test_a_peer_that_finished_is_not_taken_for_a_dead_one():
+    me, store = _alone(timeout_s=60.0)
+    try:
+        assert me.silent_peers("jobs", window_s=0.3) == [1]  # no heartbeat, no jobs posted
+        dist.PrefixStore("test/", store).set("jobs/1", pickle.dumps([]))
+        assert me.silent_peers("jobs", window_s=0.3) == []  # done and gone: not a failure
+    finally:
+        me.close()
+
+
+def test_blocks_are_joined_seed_by_seed_with_gaps_where_an_evaluator_failed():
+    joined = concat_blocks([{"a": [1.0, 2.0], "b": [5.0, 6.0]}, {"a": [3.0]}], [2, 1])
+    assert joined["a"] == [1.0, 2.0, 3.0]
+    assert joined["b"][:2] == [5.0, 6.0] and math.isnan(joined["b"][2])
+    assert list(concat_blocks([{}, {"c": [7.0]}], [2, 1])["c"][2:]) == [7.0]

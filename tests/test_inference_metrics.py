@@ -62,7 +62,6 @@ class FakeAutoencoder(Model):
     name = "fake-ae"
     capabilities = frozenset({"sample", "encode", "reconstruct"})
     vectorized = True
-    z_dim = 2  # it has no config to read z_dim from; the prior is N(0, I_2)
 
     def __init__(self, seeds: Sequence[int], mode: str):
         super().__init__(None, DataSpec("grid25", (2,)), seeds)

@@ -8,9 +8,11 @@ import pytest
 import torch
 from torch import nn
 
+from genzoo.core.errors import GenzooError
 from genzoo.core.model import DataSpec, Model
 from genzoo.core.rng import ReplicaRNG
 from genzoo.data.toy import grid25
+from genzoo.evaluators.base import prior_draws
 from genzoo.evaluators.inference import InferenceQuality
 from genzoo.reports import toy as report_toy
 from genzoo.testing import ConformanceError, check_capabilities
@@ -85,12 +87,19 @@ def test_the_default_prior_is_a_standard_normal_of_the_configs_z_dim() -> None:
     assert torch.equal(z, same)  # drawn from the rng it is given
 
 
-def test_a_model_without_z_dim_is_told_what_to_do() -> None:
-    class NoLatent(Model):
-        name = "no-latent"
-
-    with pytest.raises(Exception, match="no z_dim.*override sample_prior"):
-        NoLatent(None, GRID.spec).sample_prior(3)
+def test_a_model_without_z_dim_is_told_what_to_do_and_scored_against_n01() -> None:
+    model = build(UniformCode, seeds=[0])
+    model.config = None  # a config without z_dim: the host cannot size p(z)
+    with pytest.raises(GenzooError, match="declares no z_dim.*override sample_prior"):
+        model.sample_prior(3)
+    model.z_dim = 2  # an attribute of its own is enough
+    assert model.sample_prior(3).shape == (1, 3, 2)
+    # without either, evaluators fall back to N(0, I) of the encodings' size, as before
+    # models declared priors: the box codes are far from it
+    del model.__dict__["_z_dim"]
+    z = torch.zeros(1, 5, 2)
+    draws = prior_draws(model, 4000, z, ReplicaRNG([0], "eval"))
+    assert draws.shape == (1, 4000, 2) and draws.abs().max() > 3
 
 
 def test_latent_match_scores_q_z_against_the_models_own_prior() -> None:

@@ -47,6 +47,11 @@ CAPABILITY_VERBS = {"sample": "sample", "encode": "encode", "reconstruct": "reco
                     "guide": "guide its samples with a discriminator"}
 
 
+class UndeclaredPrior(GenzooError):
+    """``sample_prior`` of a model that declares no ``z_dim``: the host then compares its
+    encodings with N(0, I) of their own size (``genzoo.evaluators.base.prior_draws``)."""
+
+
 def can_phrase(capabilities: frozenset[str] | set[str]) -> str:
     """``{"encode", "features"}`` -> ``"encode and give features"``."""
     return " and ".join(CAPABILITY_VERBS.get(c, c) for c in sorted(capabilities))
@@ -200,17 +205,22 @@ class Model(nn.Module):
 
     @property
     def z_dim(self) -> int | None:
-        """The latent's size: the config's ``z_dim`` field, None for a model without one."""
-        z = getattr(self.config, "z_dim", None)
+        """The latent's size: set ``self.z_dim``, or the config's ``z_dim`` field is read;
+        None for a model with neither."""
+        z = self.__dict__.get("_z_dim", getattr(self.config, "z_dim", None))
         return None if z is None else int(z)
+
+    @z_dim.setter
+    def z_dim(self, value: int | None) -> None:
+        self.__dict__["_z_dim"] = value
 
     def sample_prior(self, n: int, rng: ReplicaRNG | None = None) -> torch.Tensor:
         """z ~ p(z), shape (R, n, z_dim), each replica from its own stream of ``rng`` (the
         model's noise when None). Override it, with ``prior_name``, for another prior; the
         host's evaluators and figures compare q(z) against what this draws."""
         if self.z_dim is None:
-            raise GenzooError(f"model {self.name!r} has no z_dim in its config; set one or "
-                              f"override sample_prior()")
+            raise UndeclaredPrior(f"model {self.name!r} declares no z_dim (in its config or "
+                                  f"as self.z_dim); set one or override sample_prior()")
         return (rng or self.noise).randn(n, self.z_dim).to(self.device)
 
     def can(self, capability: str) -> bool:

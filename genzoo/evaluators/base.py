@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from genzoo.core.errors import GenzooError
-from genzoo.core.model import Model, can_phrase
+from genzoo.core.model import Model, UndeclaredPrior, can_phrase
 from genzoo.core.rng import STREAMS, ReplicaRNG
 from genzoo.data.base import Dataset
 
@@ -101,3 +101,14 @@ def heldout(dataset: Dataset, rng: ReplicaRNG, n: int) -> tuple[torch.Tensor, to
     """``n`` held-out examples per replica: x (R, n, *x_shape) and labels (R, n) or None."""
     xs, ys = zip(*(dataset.draw(n, g, split="test") for g in rng.generators), strict=True)
     return torch.stack(xs), None if ys[0] is None else torch.stack(ys)
+
+
+def prior_draws(model: Model, n: int, z: torch.Tensor, rng: ReplicaRNG) -> torch.Tensor:
+    """``n`` draws of the model's p(z) per replica, on the CPU, to set beside its encodings
+    ``z`` (R, m, d): ``model.sample_prior``, or N(0, I) of z's own size for a model that
+    declares no ``z_dim`` (which keeps the default prior)."""
+    try:
+        draws = model.sample_prior(n, rng)
+    except UndeclaredPrior:
+        draws = rng.randn(n, z.shape[-1])
+    return draws.float().cpu()

@@ -28,7 +28,7 @@ import torch
 from genzoo.core.model import Model
 from genzoo.core.rng import ReplicaRNG
 from genzoo.data.base import Dataset
-from genzoo.evaluators.base import EvalResult, Evaluator, eval_rng, heldout
+from genzoo.evaluators.base import EvalResult, Evaluator, eval_rng, heldout, prior_draws
 from genzoo.evaluators.mode_coverage import HQ_THRESHOLD, mixture_reason
 
 HELDOUT_POINTS = 10_000
@@ -101,7 +101,7 @@ class InferenceQuality(Evaluator):
         rng = eval_rng(model, seed)
         with torch.no_grad():
             z, x_rec = encode_decode(model, x, rng, chunk)
-            prior = model.sample_prior(n_latent, rng).float().cpu()
+            prior = prior_draws(model, n_latent, z, rng)
         scores = reconstruction_scores(x, x_rec, component, mix.means, mix.std,
                                        threshold)
         scores["latent_match"] = energy_distance(z[:, :n_latent], prior)

@@ -20,7 +20,7 @@ import torch
 
 from genzoo.core.model import Model
 from genzoo.data.base import Dataset
-from genzoo.evaluators.base import eval_rng, heldout
+from genzoo.evaluators.base import eval_rng, heldout, prior_draws
 from genzoo.evaluators.fid import DEFAULT_SAMPLES
 from genzoo.reports.findings import Finding
 
@@ -216,7 +216,7 @@ def figure_data(model: Model, dataset: Dataset, n: int = FIGURE_POINTS) -> Figur
             z = model.encode(x.to(model.device), rng)
             fig.latent = z[0].float().cpu()
             fig.reconstruction = model.decode(z)[0].float().cpu()
-            fig.prior = model.sample_prior(n, rng)[0].float().cpu()
+            fig.prior = prior_draws(model, n, z, rng)[0]
             fig.prior_name = model.prior_name
     return fig
 
@@ -233,8 +233,6 @@ def latent_caption(f: FigureData) -> str:
     d = f.latent.shape[1]
     shown = {1: "z (1-d, on a line)", 2: "z (2-d)"}.get(d, f"z₁, z₂ of {d} dims")
     return f"p(z) = {f.prior_name or 'the prior'}; {shown}"
-
-
 
 ROWS = ("samples (blue) over the data (grey)", "q(z) by component over p(z) (grey)",
         "reconstructions by input's component")

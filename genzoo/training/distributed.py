@@ -294,14 +294,7 @@ def setup(device: torch.device) -> tuple[DataParallel | None, torch.device]:
     if not launched():
         return None, device
     rank, world = env_rank(), env_world_size()
-    if device.type == "cuda":
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        if local >= torch.cuda.device_count():
-            raise GenzooError(f"process {local} on this machine has no GPU of its own (there "
-                              f"are {torch.cuda.device_count()}); start at most that many "
-                              f"with --nproc-per-node, or train on the CPU with --device cpu")
-        device = torch.device("cuda", local)
-        torch.cuda.set_device(device)
+    device = local_device(device)
     if not dist.is_initialized():
         if not dist.is_available():
             raise GenzooError("this torch build has no torch.distributed; run without torchrun")
@@ -315,6 +308,21 @@ def setup(device: torch.device) -> tuple[DataParallel | None, torch.device]:
         raise GenzooError("the torch.distributed process group does not match RANK and "
                           "WORLD_SIZE")
     return DataParallel(rank, world, device), device
+
+
+def local_device(device: torch.device) -> torch.device:
+    """On CUDA, the GPU numbered by this process's LOCAL_RANK (made the current one): one
+    GPU per process on each machine. Any other device as it is."""
+    if device.type != "cuda":
+        return device
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if local >= torch.cuda.device_count():
+        raise GenzooError(f"process {local} on this machine has no GPU of its own (there "
+                          f"are {torch.cuda.device_count()}); start at most that many "
+                          f"with --nproc-per-node, or train on the CPU with --device cpu")
+    device = torch.device("cuda", local)
+    torch.cuda.set_device(device)
+    return device
 
 
 def _shutdown() -> None:

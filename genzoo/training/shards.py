@@ -9,9 +9,10 @@ rank waiting for a peer that trains for another hour could not tell it from a de
 rank waiting on the store watches two more things:
 
 - the ``failed`` key, which a rank that fails sets to its error (the first failure wins).
-  Every other rank stops: a daemon thread interrupts its main thread, so training stops after
-  the current step (as on Ctrl-C) and evaluation at once, and the compare ends with one line,
-  printed by rank 0, that names the failed rank and its error.
+  Every other rank stops: a daemon thread sends its main thread a SIGINT, which a training
+  loop takes as Ctrl-C (it stops after the current step) and which, outside training, only
+  marks the failure for the main thread to find before its next job or in its next wait; the
+  compare ends with one line, printed by rank 0, that names the failed rank and its error.
 - every peer's heartbeat, a counter its daemon thread bumps every second. A peer whose
   counter has not moved for ``GENZOO_RANK_TIMEOUT`` seconds (default 120) while its answer
   is awaited has died or lost its connection, and the wait ends with that line instead of
@@ -65,6 +66,10 @@ def _terminate(signum: int, frame: Any) -> None:
     raise Terminated()
 
 
+class StoreLost(GenzooError):
+    """The store (hosted by torchrun's agent or by rank 0) is gone: nobody else can report."""
+
+
 class RankFailed(GenzooError):
     """Another rank failed or went silent; ``rank`` names it and ``reason`` says why."""
 
@@ -103,15 +108,18 @@ class Shards:
         self.rank, self.world_size, self.timeout_s = rank, world_size, timeout_s
         self._store = store
         self._failed_here = False  # this rank set "failed": it does not interrupt itself
-        self._interrupted = False
+        self._peer_failed = False  # seen by the heartbeat thread, which then sent a SIGINT
         self._closed = threading.Event()
+        self._handlers: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            # SIGTERM (torchrun stopping this rank) raises; the heartbeat's SIGINT only marks
+            # the failure outside training (inside, the trainer's own handler stops it)
+            self._handlers = {signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate),
+                              signal.SIGINT: signal.signal(signal.SIGINT, self._on_sigint)}
         self._beats = threading.Thread(target=self._beat, name="genzoo-heartbeat", daemon=True)
         self._beats.start()
         if self.is_main:  # after the CLI's last line: a failed peer may exit now
             atexit.register(self._farewell)
-        self._sigterm = None
-        if threading.current_thread() is threading.main_thread():
-            self._sigterm = signal.signal(signal.SIGTERM, _terminate)
 
     @classmethod
     def join(cls) -> Shards:
@@ -122,8 +130,8 @@ class Shards:
             store, rank, world = next(dist.rendezvous("env://",
                                                       timeout=timedelta(seconds=timeout)))
         except (RuntimeError, ValueError) as exc:
-            raise GenzooError(f"could not meet the other ranks ({exc}); start the compare "
-                              f"with torchrun") from None
+            raise GenzooError(f"could not meet the other ranks within {timeout:.0f} s "
+                              f"({exc}); start the compare with torchrun") from None
         # one namespace per job and restart: torchrun's own keys live in the same store
         prefix = (f"genzoo-shards/{os.environ.get('TORCHELASTIC_RUN_ID', 'none')}/"
                   f"{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}/")
@@ -137,10 +145,8 @@ class Shards:
 
     def exchange(self, tag: str, obj: Any) -> list[Any]:
         """Every rank's ``obj`` for ``tag``, in rank order (each rank calls it once per tag)."""
-        self._store.set(f"{tag}/{self.rank}", pickle.dumps(obj))
-        keys = [f"{tag}/{r}" for r in range(self.world_size)]
-        self._wait(keys)
-        return [pickle.loads(self._store.get(k)) for k in keys]
+        self.post(tag, obj)
+        return self.collect(tag)
 
     def post(self, tag: str, obj: Any) -> None:
         """Leave ``obj`` for rank 0's ``collect(tag)``; returns at once."""
@@ -159,7 +165,9 @@ class Shards:
         other than 0 then waits (up to ``ACK_S``) for rank 0 to have printed it and exited,
         because torchrun stops the other ranks as soon as one exits."""
         self._failed_here = True
-        try:
+        ignoring = (signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                    if not self.is_main and signal.SIGTERM in self._handlers else None)
+        try:  # torchrun's SIGTERM, once rank 0 has exited, must not print a line here
             self._store.compare_set("failed", "", pickle.dumps((self.rank, reason)))
             if not self.is_main:
                 deadline = time.monotonic() + ACK_S
@@ -167,6 +175,9 @@ class Shards:
                     time.sleep(POLL_S)
         except Exception:  # noqa: BLE001 - the store is gone with rank 0: it has exited
             pass
+        finally:
+            if ignoring is not None:
+                signal.signal(signal.SIGTERM, ignoring)
 
     def failure(self) -> RankFailed | None:
         """The first failure any rank reported, if one did."""
@@ -182,11 +193,13 @@ class Shards:
         except Exception:  # noqa: BLE001 - nobody is left to tell
             pass
 
-    def silent_peers(self, window_s: float = 2 * HEARTBEAT_S + 0.5) -> list[int]:
-        """The other ranks whose heartbeat does not move over ``window_s``: those whose
-        process has exited (asked after torchrun stopped this rank)."""
+    def silent_peers(self, done_tag: str, window_s: float = 2 * HEARTBEAT_S + 0.5
+                     ) -> list[int]:
+        """The other ranks, not done (no ``done_tag`` posted), whose heartbeat does not move
+        over ``window_s``: those whose process died (asked after torchrun stopped this one)."""
         try:
-            peers = [r for r in range(self.world_size) if r != self.rank]
+            peers = [r for r in range(self.world_size)
+                     if r != self.rank and not self._store.check([f"{done_tag}/{r}"])]
             before = {r: self._store.add(f"beat/{r}", 0) for r in peers}
             time.sleep(window_s)
             return [r for r in peers if self._store.add(f"beat/{r}", 0) == before[r]]
@@ -194,10 +207,12 @@ class Shards:
             return []
 
     def close(self) -> None:
+        """Stop the heartbeat (no SIGINT comes after this) and restore the signal handlers."""
         self._closed.set()
-        if self._sigterm is not None:
-            signal.signal(signal.SIGTERM, self._sigterm)
-            self._sigterm = None
+        self._beats.join(timeout=10 * HEARTBEAT_S)
+        for signum, handler in self._handlers.items():
+            signal.signal(signum, handler)
+        self._handlers = {}
 
     # --- waiting -----------------------------------------------------------------------------
 
@@ -228,15 +243,21 @@ class Shards:
                 raise
             raise failed from None
         except RuntimeError as exc:  # torch's DistStoreError: the store's host is gone
-            raise GenzooError(f"lost the other ranks ({exc})") from None
+            raise StoreLost(f"lost the other ranks: the store went away ({exc})") from None
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        if self._peer_failed:
+            return  # the heartbeat's: the main thread finds the failure before its next job
+        raise KeyboardInterrupt
 
     def _beat(self) -> None:
         while not self._closed.wait(HEARTBEAT_S):
             try:
                 self._store.add(f"beat/{self.rank}", 1)
-                if not self._failed_here and not self._interrupted and \
+                if not self._failed_here and not self._peer_failed and \
                         self._store.check(["failed"]):
-                    self._interrupted = True
-                    _thread.interrupt_main(signal.SIGINT)  # stops training after its step
-            except Exception:  # noqa: BLE001 - the store is gone; the main thread will see
-                return
+                    self._peer_failed = True  # first: the SIGINT handler reads it
+                    if not self._closed.is_set():
+                        _thread.interrupt_main(signal.SIGINT)  # stops training after its step
+            except Exception:  # noqa: BLE001 - a store hiccup: beat again next time; a
+                continue  # store gone for good shows in the main thread's next wait
