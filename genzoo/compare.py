@@ -177,6 +177,9 @@ def run_compare(registry: Registry, settings: CompareSettings, out: Path, *,
     is_image = dataset.spec.kind == "image"
     if settings.seeds is None:
         settings = dataclasses.replace(settings, seeds=IMAGE_SEEDS if is_image else TOY_SEEDS)
+    # once, for every job and for results.json: FID-1k on a CPU unless fid_samples is given
+    settings = dataclasses.replace(settings, eval_options=_eval_options(registry, settings,
+                                                                        is_image))
     if distributed.env_world_size() > 1:
         return _run_sharded(registry, settings, out, dataset, progress, say)
     _validate(registry, settings, out, dataset)
@@ -296,8 +299,7 @@ def _run_job(registry: Registry, settings: CompareSettings, job: Job, dataset: D
     started = time.perf_counter()
     session.trainer.fit()
     seconds = time.perf_counter() - started
-    options = _eval_options(registry, settings, is_image, wanted)
-    values, info = _evaluate(registry, session, options, say, wanted)
+    values, info = _evaluate(registry, session, settings.eval_options, say, wanted)
     done: dict[str, Any] = {
         "model": name, "seeds": job.seeds, "rank": job.rank, "dir": str(job.run_dir),
         "values": values, "info": info, "seconds": seconds, "steps": train.steps,
@@ -305,7 +307,7 @@ def _run_job(registry: Registry, settings: CompareSettings, job: Job, dataset: D
         "config": config_lib.to_dict(session.model.config), "guided": None, "figure": None}
     extra = ""
     if settings.sampler != "raw":
-        done["guided"] = _evaluate_guided(registry, session, settings, options, say, wanted)
+        done["guided"] = _evaluate_guided(registry, session, settings, say, wanted)
         if done["guided"] is not None:
             extra = (f" (+{done['guided'][1]['eval_seconds']:.1f}s on {settings.sampler} "
                      f"samples)")
@@ -327,11 +329,12 @@ def _wanted(registry: Registry, settings: CompareSettings, is_image: bool) -> li
     return settings.metrics
 
 
-def _eval_options(registry: Registry, settings: CompareSettings, is_image: bool,
-                  wanted: list[str] | None) -> dict[str, Any]:
+def _eval_options(registry: Registry, settings: CompareSettings, is_image: bool
+                  ) -> dict[str, Any]:
     """The evaluators' options: FID-1k on a CPU unless ``fid_samples`` is given (the
     table says so)."""
     options = settings.eval_options
+    wanted = _wanted(registry, settings, is_image)
     inception = {"fid", "kid"} & set(wanted if wanted is not None
                                      else registry.evaluators.names())
     if is_image and resolve_device(settings.device).type == "cpu" and inception and \
@@ -348,10 +351,8 @@ def _merge(registry: Registry, settings: CompareSettings, dataset: Dataset,
     is_image = dataset.spec.kind == "image"
     wanted = _wanted(registry, settings, is_image)
     device = resolve_device(settings.device)
-    options = _eval_options(registry, settings, is_image, wanted)
-    recorded = dataclasses.replace(settings, eval_options=options)
     results: dict[str, Any] = {"dataset": settings.dataset, "kind": dataset.spec.kind,
-                               "models": {}, "settings": _settings_json(recorded, device)}
+                               "models": {}, "settings": _settings_json(settings, device)}
     results["settings"]["ranks"] = world
     figures: dict[str, Any] = {}
     for name in settings.models:
@@ -470,7 +471,7 @@ def write_outputs(results: dict[str, Any], figures: dict[str, Any], out: Path,
 
 
 def _evaluate_guided(registry: Registry, session: api.Session, settings: CompareSettings,
-                     options: dict[str, Any], say: Progress, wanted: list[str] | None
+                     say: Progress, wanted: list[str] | None
                      ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The evaluators that sample, on ``settings.sampler``'s samples (None and a note on
     screen when the model has no discriminator to guide them)."""
@@ -483,7 +484,7 @@ def _evaluate_guided(registry: Registry, session: api.Session, settings: Compare
     names = [e.name for e in registry.evaluators
              if (wanted is None or e.name in wanted) and "sample" in e.obj.requires]
     say(f"{session.model.name}: scoring {settings.sampler} samples")
-    return _evaluate(registry, session, options, say, names, settings.sampler)
+    return _evaluate(registry, session, settings.eval_options, say, names, settings.sampler)
 
 
 def _evaluate(registry: Registry, session: api.Session, options: dict[str, Any],

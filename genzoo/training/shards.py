@@ -237,7 +237,7 @@ class Shards:
                                             f"(the process died or lost its connection; "
                                             f"GENZOO_RANK_TIMEOUT sets how long to wait)")
                 time.sleep(POLL_S)
-        except KeyboardInterrupt:  # the heartbeat thread's interruption: a peer failed
+        except KeyboardInterrupt:  # Ctrl-C while waiting: a peer's failure, if any, comes first
             failed = self.failure()
             if failed is None:
                 raise
@@ -248,7 +248,7 @@ class Shards:
     def _on_sigint(self, signum: int, frame: Any) -> None:
         if self._peer_failed:
             return  # the heartbeat's: the main thread finds the failure before its next job
-        raise KeyboardInterrupt
+        signal.default_int_handler(signum, frame)  # Ctrl-C: KeyboardInterrupt, as usual
 
     def _beat(self) -> None:
         while not self._closed.wait(HEARTBEAT_S):
