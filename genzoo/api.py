@@ -112,7 +112,8 @@ def open_run(registry: Registry, run_dir: Path, *, device: str = "auto",
     _check_recorded_plugins(registry, run.path, config)
     dataset = registry.dataset(dataset_name, **data_options)
     cls = registry.model(model_name)
-    model_config = config_lib.from_dict(cls.Config, config.get("model_config", {}))
+    recorded = cls.upgrade_config(dict(config.get("model_config", {})), dataset.spec)
+    model_config = config_lib.from_dict(cls.Config, recorded)
     model = build_model_from_config(cls, model_config, dataset, seeds)
     trainer = Trainer(model, dataset, settings, run=run, device=resolve_device(device),
                       progress=progress)

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 import torch
-from model_cases import TINY, build, train
+from model_cases import TINY, build, fit_overrides, train
 
+from genzoo import api
+from genzoo.core import plugins
 from genzoo.core.errors import GenzooError
-from genzoo.core.model import Batch
-from genzoo_plugins.alice.model import explicit_term
+from genzoo.core.model import Batch, DataSpec
+from genzoo.training.trainer import TrainSettings
+from genzoo_plugins.alice.model import ALICE, explicit_term
 
 TINY_ALICE = {**TINY, "z_dim": 2}
+MNIST = DataSpec("mnist5k", (1, 32, 32), kind="image", num_classes=10)
+
+
+def _image_alice() -> ALICE:
+    config = ALICE.make_config(MNIST, "default", {"z_dim": 4, "image_width": 8})
+    return ALICE(config, MNIST, [0])
 
 
 def _batch(model, n: int = 32) -> Batch:
@@ -35,24 +45,103 @@ def test_explicit_term_gradient_reaches_encoder_and_decoder() -> None:
     assert all(p.grad is None for p in model.discriminator.parameters())
 
 
-def test_a_perfect_autoencoder_has_zero_explicit_loss() -> None:
-    model = build("alice", [0], TINY_ALICE)
+@pytest.mark.parametrize("norm, shifted", [("l2", 0.25 + 0.25), ("l1", 0.5 + 0.5)])
+def test_a_perfect_autoencoder_has_zero_explicit_loss(norm: str, shifted: float) -> None:
+    model = build("alice", [0], {**TINY_ALICE, "cycle_norm": norm})
     model.train()
     model._enc = lambda x, rng, y: x.clone()  # G_z = identity (z_dim = x_dim = 2) ...
     model._dec = lambda z, y: z.clone()  # ... and G_x = identity: both cycles return exactly
     model.pairs(_batch(model).x)
-    assert float(model.cycle_loss()) == 0.0
+    assert float(model.cycle_loss().detach()) == 0.0
     model._dec = lambda z, y: z + 0.5  # a decoder that shifts by 0.5 in both coordinates
     model.pairs(_batch(model).x)
-    # x-cycle: ||0.5, 0.5||^2 = 0.5 per example; z-cycle through the shifted x: 0.5 again
-    assert float(model.cycle_loss()) == pytest.approx(1.0)
+    # each cycle is off by 0.5 in both coordinates: mean 0.5² = 0.25 (l2) or 0.5 (l1)
+    assert float(model.cycle_loss().detach()) == pytest.approx(shifted)
 
 
-def test_explicit_term_is_the_batch_mean_of_squared_norms() -> None:
+def test_explicit_term_is_the_mean_over_values_then_batch() -> None:
     a = torch.zeros(2, 3, 4)
     b = torch.ones(2, 3, 4)
     b[1] *= 2
-    assert explicit_term(a, b).tolist() == [4.0, 16.0]
+    b[1, 0] = 0.0  # one example of replica 1 reconstructed exactly
+    assert explicit_term(a, b).tolist() == pytest.approx([1.0, 8 / 3])
+    assert explicit_term(a, b, "l1").tolist() == pytest.approx([1.0, 4 / 3])
+    # pixels on [0, 1] counted on [-1, 1], as in the authors' code: differences double
+    assert explicit_term(a, b, "l1", span=2.0).tolist() == pytest.approx([2.0, 8 / 3])
+
+
+def test_image_alice_weighs_the_authors_l1_on_their_pixel_scale() -> None:
+    """On images λ = 1 means the authors' λ·mean|x − x'| with pixels on [-1, 1]."""
+    model = _image_alice()
+    assert model.cycle_norm == "l1" and model.x_span == 2.0
+    assert (model.lambda_x, model.lambda_z) == (1.0, 1.0)
+    x = torch.rand(1, 4, 1, 32, 32)
+    model.train()
+    model.pairs(x)
+    parts = model.cycles()
+    model.cycles = lambda: parts  # the same cycles (a second pass draws new noise)
+    _, x_rec, z, z_rec = parts
+    expected = ((2 * x - 1) - (2 * x_rec - 1)).abs().mean() + (z - z_rec).abs().mean()
+    assert float(model.cycle_loss().detach()) == pytest.approx(float(expected.detach()),
+                                                               rel=1e-5)
+
+
+@pytest.mark.parametrize("which, trained, held", [
+    ("cycle_x_updates", "encoder", "decoder"), ("cycle_x_updates", "decoder", "encoder"),
+    ("cycle_z_updates", "encoder", "decoder"), ("cycle_z_updates", "decoder", "encoder")])
+def test_a_cycle_trains_only_the_networks_it_names(which: str, trained: str,
+                                                    held: str) -> None:
+    other = "cycle_z" if which == "cycle_x_updates" else "cycle_x"
+    lam = {"lambda_x": 1.0, "lambda_z": 0.0} if other == "cycle_z" else \
+        {"lambda_x": 0.0, "lambda_z": 1.0}
+    model = build("alice", [0], {**TINY_ALICE, **lam, which: trained})
+    model.train()
+    model.pairs(_batch(model).x)
+    model.cycle_loss().sum().backward()
+    grads = {name: [p.grad for p in getattr(model, name).parameters()]
+             for name in ("encoder", "decoder", "discriminator")}
+    assert any(g is not None and float(g.abs().sum()) > 0 for g in grads[trained])
+    # (the other cycle, at weight 0, may leave zeros behind)
+    assert all(g is None or not g.any() for g in grads[held])
+    assert all(g is None for g in grads["discriminator"])
+
+
+def test_a_run_recorded_when_lambda_weighed_a_sum_keeps_its_loss() -> None:
+    """Old runs (no cycle_norm recorded) squared errors summed over the example's values with
+    pixels on [0, 1]: upgrade_config rescales λ so the loss is the same number."""
+    spec = MNIST
+    old = {"z_dim": 4, "lambda_x": 0.05, "lambda_z": 0.05}
+    new = ALICE.upgrade_config(dict(old), spec)
+    assert new["cycle_norm"] == "l2"
+    assert new["lambda_x"] == pytest.approx(0.05 * 32 * 32 / 4)
+    assert new["lambda_z"] == pytest.approx(0.05 * 4)
+    a, b = torch.rand(1, 5, 1, 32, 32), torch.rand(1, 5, 1, 32, 32)
+    summed = (a - b).square().flatten(2).sum(-1).mean(1)  # the old term
+    assert float(new["lambda_x"] * explicit_term(a, b, "l2", 2.0)) == pytest.approx(
+        float(0.05 * summed), rel=1e-5)
+    # λ unset meant 1 then too; a current run and an adversarial one are left alone
+    assert ALICE.upgrade_config({"z_dim": 4}, spec)["lambda_z"] == pytest.approx(4.0)
+    assert ALICE.upgrade_config(dict(new), spec) == new
+    adv = {"conditional_entropy": "adversarial", "lambda_x": 0.1}
+    assert ALICE.upgrade_config(dict(adv), spec) == adv
+
+
+def test_an_old_run_directory_loads_with_its_old_loss(tmp_path) -> None:
+    registry = plugins.registry()
+    session = api.start(registry, "alice", "grid25", out=tmp_path / "run", device="cpu",
+                        settings=TrainSettings(steps=2, batch_size=16, log_every=1),
+                        overrides=fit_overrides(ALICE, TINY_ALICE))
+    session.trainer.fit()
+    config_path = tmp_path / "run" / "config.json"
+    config = json.loads(config_path.read_text())
+    for key in ("cycle_norm", "cycle_x_updates", "cycle_z_updates"):
+        config["model_config"].pop(key)
+    config["model_config"].update(lambda_x=0.5, lambda_z=None)
+    config_path.write_text(json.dumps(config))
+    reopened = api.open_run(registry, tmp_path / "run")
+    assert session.trainer.step == reopened.trainer.step == 2
+    model = reopened.model
+    assert (model.cycle_norm, model.lambda_x, model.lambda_z) == ("l2", 0.5 * 2, 1.0 * 2)
 
 
 def _fit_cycle_d(model, a: torch.Tensor, b: torch.Tensor, steps: int = 300) -> float:

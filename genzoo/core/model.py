@@ -127,6 +127,13 @@ class Model(nn.Module):
                                   f"define {method}()")
 
     @classmethod
+    def upgrade_config(cls, recorded: dict[str, Any], data: DataSpec) -> dict[str, Any]:
+        """A run's recorded settings (its config.json ``model_config``) as this version of the
+        model reads them. Override when a setting's meaning changes, so that a run written
+        before the change loads and trains as it did; the default returns them unchanged."""
+        return recorded
+
+    @classmethod
     def preset_names(cls) -> list[str]:
         return sorted({"default", *cls.presets})
 

@@ -4,16 +4,23 @@ ALI's joint game is non-identifiable: every coupling of x and z whose two joints
 D alike, so nothing forces x -> z -> x back to x. ALICE bounds the conditional entropies
 H(x|z) and H(z|x) with a cycle-consistency term, either
 
-- ``explicit`` (default): λ_x·E‖G_x(G_z(x)) − x‖² + λ_z·E‖G_z(G_x(z)) − z‖², squared norms
-  summed over the example's values (pixels in [0, 1], or the point's coordinates), averaged
-  over the batch; the authors' toy code uses λ = 1 for both; or
+- ``explicit`` (default): λ_x·E mean|G_x(G_z(x)) − x|^p + λ_z·E mean|G_z(G_x(z)) − z|^p, the
+  mean over the example's values and then over the batch, as in the authors' code: p = 1 (L1)
+  on images, whose pixels count on [-1, 1] as there (cifar_R.py, celebA_alice.py), and p = 2
+  on points (ALICE_l2.py), both with λ = 1; or
 - ``adversarial``: D_xx learns to tell (x, x) from (x, G_x(G_z(x))) and D_zz (z, z) from
   (z, G_z(G_x(z))); the generator side adds λ_x and λ_z times their non-saturating losses on
   the reconstructed pairs (the authors' code weights them 0.1).
 
-Everything else is ALI's: the same networks, game, presets and capabilities; ALICE is a
-subclass that hands the Game one extra loss (``Game.extra_g``). ALICE reduces to ALI at
-λ_x = λ_z = 0.
+``cycle_x_updates`` / ``cycle_z_updates`` say which networks each cycle trains: both (the
+authors' code), or one of the pair (the other's weights are held fixed inside the term while
+its input gradient still flows). Everything else is ALI's: the same networks, game, presets
+and capabilities; ALICE is a subclass that hands the Game one extra loss (``Game.extra_g``).
+ALICE reduces to ALI at λ_x = λ_z = 0.
+
+Runs written while λ weighed a sum (squared errors summed over the example's values, pixels
+on [0, 1]) are read through ``upgrade_config``: the same loss, rescaled onto the mean
+(λ_x·numel/4 on images, λ_x·numel on points, λ_z·z_dim, norm l2).
 """
 
 from __future__ import annotations
@@ -21,10 +28,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
+from torch.func import functional_call
 
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import Batch, DataSpec
@@ -34,23 +42,28 @@ from genzoo_plugins.common import networks, toy_nets
 from genzoo_plugins.common.game import Pairs, d_loss
 from genzoo_plugins.common.image_presets import by_kind, image_default, image_paper, toy_default
 
-# the authors' weights: 1 on the explicit terms (ALICE_l2.py), 0.1 on the adversarial ones
+# the authors' weights: 1 on the explicit terms (all their code), 0.1 on the adversarial ones
 DEFAULT_WEIGHT = {"explicit": 1.0, "adversarial": 0.1}
+Updates = Literal["both", "encoder", "decoder"]
 
 
 @dataclass
 class ALICEConfig(ALIConfig):
     """ALI's settings plus the conditional-entropy terms."""
 
-    # explicit: squared-error cycle terms; adversarial: D_xx and D_zz judge the cycles
+    # explicit: L1/L2 cycle terms; adversarial: D_xx and D_zz judge the cycles
     conditional_entropy: Literal["explicit", "adversarial"] = "explicit"
-    lambda_x: float | None = None  # weight of the x -> z -> x term; None = 1 (explicit), 0.1
-    lambda_z: float | None = None  # weight of the z -> x -> z term; ... (adversarial)
+    # weights on the authors' scale (a mean over the example's values, pixels on [-1, 1]):
+    # --set lambda_x=1 is their λ = 1; None = 1 (explicit), 0.1 (adversarial)
+    lambda_x: float | None = None  # the x -> z -> x term
+    lambda_z: float | None = None  # the z -> x -> z term
+    cycle_norm: Literal["l1", "l2"] | None = None  # explicit term; None = l1 images, l2 points
+    cycle_x_updates: Updates = "both"  # which networks the x -> z -> x term trains
+    cycle_z_updates: Updates = "both"  # which networks the z -> x -> z term trains
 
 
-# On images the x term is a sum over pixels (784 for mnist5k), so λ_x = 1 outweighs the
-# adversarial loss a hundredfold; these keep samples sharp (see docs/models.md's ALICE log).
-IMAGE_LAMBDAS = {"lambda_x": 0.05, "lambda_z": 0.05}
+# On images the defaults are tuned on mnist5k (docs/tuning.md, ALICE).
+IMAGE_LAMBDAS: dict[str, Any] = {}
 
 
 class ALICE(ALI):
@@ -76,6 +89,17 @@ class ALICE(ALI):
         self.lambda_z = DEFAULT_WEIGHT[kind] if c.lambda_z is None else float(c.lambda_z)
         if self.lambda_x < 0 or self.lambda_z < 0:
             raise GenzooError("lambda_x and lambda_z must be >= 0")
+        image = data.kind == "image"
+        self.cycle_norm = c.cycle_norm or ("l1" if image else "l2")
+        if self.cycle_norm not in ("l1", "l2"):
+            raise GenzooError(f"cycle_norm must be l1 or l2, got {self.cycle_norm!r}")
+        for name in ("cycle_x_updates", "cycle_z_updates"):
+            if getattr(c, name) not in ("both", "encoder", "decoder"):
+                raise GenzooError(f"{name} must be both, encoder or decoder, got "
+                                  f"{getattr(c, name)!r}")
+        # pixels are on [0, 1] here and on [-1, 1] in the authors' code: differences count
+        # twice, so that λ means their λ
+        self.x_span = 2.0 if image else 1.0
         self.cycle_d: nn.ModuleDict | None = None
         if kind == "adversarial":
             init = ReplicaRNG(self.seeds, "init_extra")
@@ -109,24 +133,52 @@ class ALICE(ALI):
                 torch.cat([networks.flat(x_tilde), z], dim=-1))
 
     def cycles(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(x, G_x(G_z(x)), z, G_z(G_x(z))) of the step's last pairs, with graphs."""
+        """(x, G_x(G_z(x)), z, G_z(G_x(z))) of the step's last pairs, with graphs into the
+        networks ``cycle_x_updates`` and ``cycle_z_updates`` name."""
         if self._last is None:
             raise GenzooError("alice: no pairs were made this step")
         x, z_hat, z, x_tilde = self._last
-        return x, self._dec(z_hat, None), z, self._enc(x_tilde, self.noise, None)
+        c = self.config
+        if c.cycle_x_updates == "decoder":
+            z_hat = z_hat.detach()
+        x_rec = (_held(self.decoder)(z_hat) if c.cycle_x_updates == "encoder"
+                 else self._dec(z_hat, None))
+        if c.cycle_z_updates == "encoder":
+            x_tilde = x_tilde.detach()
+        z_rec = (_held(self.encoder)(x_tilde, self.noise) if c.cycle_z_updates == "decoder"
+                 else self._enc(x_tilde, self.noise, None))
+        return x, x_rec, z, z_rec
 
     def cycle_loss(self) -> torch.Tensor:
         """The generator side's conditional-entropy terms, per replica (R,)."""
         x, x_rec, z, z_rec = self.cycles()
         if self.cycle_d is None:
-            cx = explicit_term(x, x_rec)
-            cz = explicit_term(z, z_rec)
+            cx = explicit_term(x, x_rec, self.cycle_norm, self.x_span)
+            cz = explicit_term(z, z_rec, self.cycle_norm)
         else:
             self._cycle_inputs = (x, x_rec.detach(), z, z_rec.detach())
             cx = _nonsaturating(self._cycle_logits("xx", x, x_rec))
             cz = _nonsaturating(self._cycle_logits("zz", z, z_rec))
         self._terms = {"cycle_x": cx.detach(), "cycle_z": cz.detach()}
         return self.lambda_x * cx + self.lambda_z * cz
+
+    @classmethod
+    def upgrade_config(cls, recorded: dict[str, Any], data: DataSpec) -> dict[str, Any]:
+        """A run recorded before ``cycle_norm`` existed weighed squared errors *summed* over
+        the example's values (pixels on [0, 1]): the same loss as a mean on the authors'
+        scale is λ·numel/span² (x) and λ·z_dim (z), with the l2 norm."""
+        if "cycle_norm" in recorded or recorded.get("conditional_entropy") == "adversarial":
+            return recorded
+        numel = 1
+        for n in data.x_shape:
+            numel *= int(n)
+        span = 2.0 if data.kind == "image" else 1.0
+        z_dim = int(recorded.get("z_dim", 2))
+        out = dict(recorded, cycle_norm="l2")
+        for key, size in (("lambda_x", numel / span**2), ("lambda_z", z_dim)):
+            old = recorded.get(key)
+            out[key] = (DEFAULT_WEIGHT["explicit"] if old is None else float(old)) * size
+        return out
 
     def _cycle_logits(self, which: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """D_xx or D_zz's logits (R, B) on the pairs (a, b)."""
@@ -160,10 +212,21 @@ class ALICE(ALI):
         return metrics
 
 
-def explicit_term(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """E‖a − b‖² per replica: squared differences summed over each example, mean over the
-    batch; (R, B, ...) -> (R,)."""
-    return (a - b).square().flatten(2).sum(-1).mean(1)
+def explicit_term(a: torch.Tensor, b: torch.Tensor, norm: str = "l2",
+                  span: float = 1.0) -> torch.Tensor:
+    """mean |a − b|^p over each example's values, then over the batch; (R, B, ...) -> (R,).
+    ``span`` scales the differences first (2: pixels on [0, 1] counted on [-1, 1])."""
+    d = (a - b).flatten(2)
+    if span != 1.0:
+        d = d * span
+    return (d.abs() if norm == "l1" else d.square()).mean(-1).mean(1)
+
+
+def _held(net: nn.Module) -> Any:
+    """``net`` with its weights as constants: gradients reach its input but not its
+    parameters (its BatchNorm statistics still update)."""
+    fixed = {name: p.detach() for name, p in net.named_parameters()}
+    return lambda *args: functional_call(net, fixed, args)
 
 
 def _nonsaturating(logits_fake: torch.Tensor) -> torch.Tensor:
