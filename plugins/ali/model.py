@@ -23,14 +23,15 @@ from genzoo_plugins.common.config import (
     GameFields,
     ImageFields,
     JointDiscriminatorFields,
+    UnaryFields,
 )
 from genzoo_plugins.common.game import Game, Pairs
 from genzoo_plugins.common.image_presets import by_kind, image_default, image_paper, toy_default
 
 
 @dataclass
-class ALIConfig(ImageFields, GameFields, JointDiscriminatorFields, EncoderFields, DecoderFields,
-                ConditionFields):
+class ALIConfig(ImageFields, GameFields, UnaryFields, JointDiscriminatorFields, EncoderFields,
+                DecoderFields, ConditionFields):
     """ALI's settings; the defaults (the ``default`` preset) are tuned for a 2-core CPU."""
 
 
@@ -161,12 +162,12 @@ class ALI(Model):
         rng = rng or self.noise
         z = self.sample_prior(n, rng)
         x = self._dec(z, None)
-        return x, self.discriminator(torch.cat([networks.flat(x), z], -1)).squeeze(-1)
+        return x, self.discriminator(torch.cat([networks.flat(x), z], -1))[..., 0]
 
     def score_data(self, x: torch.Tensor, rng: ReplicaRNG | None = None) -> torch.Tensor:
         """D's logit at real pairs (x, z ~ q(z | x))."""
         z = self._enc(x, rng or self.noise, None)
-        return self.discriminator(torch.cat([networks.flat(x), z], -1)).squeeze(-1)
+        return self.discriminator(torch.cat([networks.flat(x), z], -1))[..., 0]
 
     def encode(self, x: torch.Tensor, rng: ReplicaRNG | None = None,
                y: Any = None) -> torch.Tensor:
@@ -201,6 +202,10 @@ class ALI(Model):
 
 def _check_extensions(c: ALIConfig, data: DataSpec, y_dim: int) -> None:
     """Refuse settings the conditional and semi-supervised games do not support."""
+    if c.unary_scores and (y_dim or c.labels or c.update_order == "simultaneous"):
+        raise GenzooError("unary scores (BigBiGAN) are for the unconditional game with an "
+                          "alternating update: drop --labels/--condition, or set "
+                          "update_order=d_then_g")
     if (y_dim or c.labels) and c.d_steps != 1:
         raise GenzooError("conditional and semi-supervised ALI take one D update per step: "
                           "--set d_steps=1")

@@ -65,6 +65,15 @@ class JointDiscriminatorFields(DiscriminatorFields):
 
 
 @dataclass
+class UnaryFields:
+    # BigBiGAN's unary scores (Donahue & Simonyan 2019): D also scores x alone (s_x, a linear
+    # head on D's x branch) and z alone (s_z, on its z branch) beside the joint s_xz; D takes
+    # each score's loss, the generator side their sum (the heads' terms times unary_weight)
+    unary_scores: bool = False
+    unary_weight: float = bounded(1.0, minimum=0)  # weight of s_x's and s_z's terms
+
+
+@dataclass
 class OptimFields:
     lr: float = 1e-3  # Adam learning rate (of the generator side, in a game)
     beta1: float = 0.5

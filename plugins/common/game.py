@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genzoo.core.errors import GenzooError
 from genzoo.core.rng import ReplicaRNG
 from genzoo_plugins.common.config import GameFields
 
@@ -97,6 +98,15 @@ class Game:
         # an extra loss of the generator side (R,), added to its adversarial loss in every
         # update order, called after the step's last make_pairs (ALICE's cycle terms)
         self.extra_g: Callable[[], torch.Tensor] | None = None
+        # BigBiGAN's unary scores: D gives (s_xz, s_x, s_z) per pair, and each loss is the
+        # weighted sum of the three scores' own losses
+        self.head_weights: tuple[float, ...] | None = None
+        if getattr(config, "unary_scores", False):
+            if config.update_order == "simultaneous":
+                raise GenzooError("unary scores need an alternating update: --set "
+                                  "update_order=d_then_g")
+            w = float(getattr(config, "unary_weight", 1.0))
+            self.head_weights = (1.0, w, w)
 
     def _generator_backward(self, features: torch.Tensor, grad: torch.Tensor) -> None:
         """Backward of the generator side's loss: ``grad`` into ``features`` (its graph to the
@@ -141,10 +151,20 @@ class Game:
     # The two losses on D's logits for [real; fake] pairs, the first b real; a subclass with
     # another D (k_plus_one.ClassGame: K+1 classes) replaces them and keeps the update orders.
     def loss_d(self, logits: torch.Tensor, b: int) -> torch.Tensor:
-        return d_loss(logits[:, :b], logits[:, b:])
+        return self._over_heads(lambda lg: d_loss(lg[:, :b], lg[:, b:]), logits)
 
     def loss_g(self, logits: torch.Tensor, b: int) -> torch.Tensor:
-        return g_loss(logits[:, :b], logits[:, b:], self.config.generator_loss)
+        kind = self.config.generator_loss
+        return self._over_heads(lambda lg: g_loss(lg[:, :b], lg[:, b:], kind), logits)
+
+    def _over_heads(self, loss: Callable[[torch.Tensor], torch.Tensor],
+                    logits: torch.Tensor) -> torch.Tensor:
+        """``loss`` of the logits (R, N), or with unary scores the weighted sum of it over the
+        score heads of logits (R, N, 3)."""
+        if self.head_weights is None:
+            return loss(logits)
+        return sum(w * loss(logits[..., k]) for k, w in enumerate(self.head_weights)
+                   if w)  # type: ignore[return-value]
 
     # The generator side's loss on one half alone (the other half is constant for it); a game
     # whose loss_g does not split by halves sets half_losses = False.
@@ -153,8 +173,8 @@ class Game:
     def loss_g_half(self, logits: torch.Tensor, real: bool) -> torch.Tensor:
         sign = 1.0 if real else -1.0  # l_real's terms at +l, l_fake's at -l
         if self.config.generator_loss == "nonsaturating":
-            return F.softplus(sign * logits).mean(1)
-        return -F.softplus(-sign * logits).mean(1)
+            return self._over_heads(lambda lg: F.softplus(sign * lg).mean(1), logits)
+        return self._over_heads(lambda lg: -F.softplus(-sign * lg).mean(1), logits)
 
     def _d_backward(self, real: torch.Tensor,
                     features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -173,7 +193,10 @@ class Game:
         if c.r1_gamma <= 0 or self.index % c.r1_every:
             return
         x = real.detach().requires_grad_(True)
-        (grad,) = torch.autograd.grad(self._logits(x).sum(), x, create_graph=True)
+        logits = self._logits(x)
+        if self.head_weights is not None:  # the penalty follows the loss: scores weighted
+            logits = logits @ logits.new_tensor(self.head_weights)
+        (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
         # per D input (a group of pack samples): the squared gradient summed over its members
         penalty = 0.5 * c.r1_gamma * c.r1_every * self.pack * grad.square().sum(-1).mean(1)
         # into D's weights only: the data's own gradient would cost a pass and is thrown away

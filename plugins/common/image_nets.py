@@ -280,7 +280,8 @@ class DiscriminatorNet(nn.Module):
     """
 
     def __init__(self, spec: NetSpec, canvas: Canvas, z_dim: int, build: dict[str, Any],
-                 split: bool = False, y_dim: int = 0, embed: int = 0, outputs: int = 1):
+                 split: bool = False, y_dim: int = 0, embed: int = 0, outputs: int = 1,
+                 unary: bool = False):
         super().__init__()
         self.canvas, self.z_dim, self.split = canvas, z_dim, split
         self.x_dim = canvas.c * canvas.h * canvas.w
@@ -292,6 +293,12 @@ class DiscriminatorNet(nn.Module):
         joint_in += embed if y_dim else 0
         # outputs: 1 logit, or K+1 class logits for semi-supervised ALI (k_plus_one)
         self.head = Trunk(spec.disc_joint, joint_in, spec, out_channels=outputs, **build)
+        # BigBiGAN's unary scores: s_x on D_x's features, s_z on D_z's (made last, so the
+        # other weights draw the same initial values with or without them)
+        self.unary = None
+        if unary and self.disc_z is not None:
+            self.unary = nn.ModuleList([_score_head(t.out_channels, build)
+                                        for t in (self.disc_x, self.disc_z)])
 
     def forward(self, pairs: torch.Tensor) -> torch.Tensor:
         n = pairs.shape[0]
@@ -306,12 +313,28 @@ class DiscriminatorNet(nn.Module):
         if self.embed is not None:  # (x, z, y): y is the last y_dim values
             end -= self.embed.linear.in_features
             e = self.embed.maps(pairs[:, end:], h.shape[2], h.shape[3])
+        hx = hz = h
         if self.disc_z is not None:
             z = pairs[:, self.x_dim : end, None, None]
-            h = torch.cat([h, self.disc_z(z)], dim=1)
+            hz = self.disc_z(z)
+            h = torch.cat([h, hz], dim=1)
         if self.embed is not None:
             h = torch.cat([h, e], dim=1)
-        return self.head(h).flatten(1)
+        out = self.head(h).flatten(1)
+        if self.unary is None:
+            return out
+        # (B, 3): s_xz, s_x, s_z
+        return torch.cat([out, *(head(t).mean((2, 3)) for head, t in
+                                 zip(self.unary, (hx, hz), strict=True))], dim=1)
+
+
+def _score_head(channels: int, build: dict[str, Any]) -> nn.Conv2d:
+    """A linear score (a 1×1 convolution to one map, averaged over space by the caller)."""
+    head = nn.Conv2d(channels, 1, 1)
+    with torch.no_grad():
+        head.weight.normal_(0.0, build["init_std"] or 0.02, generator=build["gen"])
+        head.bias.zero_()
+    return head
 
 
 # --- the replica axis --------------------------------------------------------------------------
@@ -449,9 +472,10 @@ def discriminator(init: ReplicaRNG, noise: ReplicaRNG, c: Any, data: DataSpec,
     y_dim, embed = _condition(c, data)
     # semi-supervised ALI: K+1 class logits (genzoo_plugins.common.k_plus_one)
     outputs = data.num_classes + 1 if getattr(c, "labels", 0) > 0 else 1
+    unary = joint and getattr(c, "unary_scores", False)
     return Discriminator(_replicas(
         init, noise, c, lambda b: DiscriminatorNet(spec, canvas, z_dim, b, split, y_dim, embed,
-                                                   outputs)))
+                                                   outputs, unary)))
 
 
 def _condition(c: Any, data: DataSpec) -> tuple[int, int]:

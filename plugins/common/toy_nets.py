@@ -225,6 +225,14 @@ class JointDiscriminator(nn.Module):
         branched = c.disc_x_layers or c.disc_z_layers
         self.head = _head(rng, c, (hx + hz) * c.disc_pack, init_std, dropout_rng,
                           c.dropout_hidden if branched else c.dropout_in)
+        # BigBiGAN's unary scores: a linear s_x on the x branch, s_z on the z branch
+        self.unary = None
+        if getattr(c, "unary_scores", False):
+            if not (c.disc_x_layers and c.disc_z_layers) or c.disc_pack != 1:
+                raise GenzooError("unary scores need D's x and z branches and no packing: "
+                                  "--set disc_x_layers=2 --set disc_z_layers=2 (disc_pack=1)")
+            self.unary = nn.ModuleList([mlp(rng, [c.disc_branch_units, 1], batchnorm=False,
+                                            init_std=init_std) for _ in range(2)])
 
     @staticmethod
     def _branch(rng: ReplicaRNG, c: JointDiscriminatorFields, layers: int, in_dim: int,
@@ -250,8 +258,12 @@ class JointDiscriminator(nn.Module):
         if isinstance(self.branch_x, nn.Identity) and isinstance(self.branch_z, nn.Identity):
             return self.head(self.packer(features))
         ex, z = features[..., :self.embedded_x], features[..., self.embedded_x:]
-        h = torch.cat([self.branch_x(ex), self.branch_z(z)], dim=-1)
-        return self.head(self.packer(h))
+        hx, hz = self.branch_x(ex), self.branch_z(z)
+        out = self.head(self.packer(torch.cat([hx, hz], dim=-1)))
+        if self.unary is None:
+            return out
+        # (R, N, 3): s_xz, s_x, s_z
+        return torch.cat([out, self.unary[0](hx), self.unary[1](hz)], dim=-1)
 
     def forward(self, xz: torch.Tensor) -> torch.Tensor:
         return self.judge(self.front(xz))
