@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import Batch, DataSpec, Model
@@ -18,6 +19,7 @@ from genzoo_plugins.common.config import (
     PAPER_ENCODER,
     PAPER_GAME,
     PAPER_JOINT,
+    AveragingFields,
     DecoderFields,
     EncoderFields,
     GameFields,
@@ -30,8 +32,8 @@ from genzoo_plugins.common.image_presets import by_kind, image_default, image_pa
 
 
 @dataclass
-class ALIConfig(ImageFields, GameFields, UnaryFields, JointDiscriminatorFields, EncoderFields,
-                DecoderFields, ConditionFields):
+class ALIConfig(ImageFields, AveragingFields, GameFields, UnaryFields, JointDiscriminatorFields,
+                EncoderFields, DecoderFields, ConditionFields):
     """ALI's settings; the defaults (the ``default`` preset) are tuned for a 2-core CPU."""
 
 
@@ -82,6 +84,16 @@ class ALI(Model):
         self.opt_d = toy_nets.adam(self.discriminator.parameters(), lr_d, (c.beta1, c.beta2))
         self.opt_g = toy_nets.adam([*self.encoder.parameters(), *self.decoder.parameters()],
                                    c.lr, (c.beta1, c.beta2))
+        # the moving averages of G_x and G_z that evaluation uses (ema_decay > 0); built after
+        # every trained network, so their weights start from the same values either way
+        self.ema: nn.ModuleDict | None = None
+        if c.ema_decay > 0:
+            self.ema = nn.ModuleDict({
+                "decoder": networks.decoder(ReplicaRNG(self.seeds, "init_extra"), self.noise, c, data),
+                "encoder": networks.encoder(ReplicaRNG(self.seeds, "init_extra"), self.noise, c, data)})
+            self.ema.load_state_dict({f"{k}.{n}": t for k in ("decoder", "encoder")
+                                      for n, t in getattr(self, k).state_dict().items()})
+            self.ema.requires_grad_(False)
         game = k_plus_one.ClassGame if c.labels else Game
         self.game = game(self.discriminator, self.opt_d, self.opt_g, c, networks.x_dim(data),
                          self.noise)
@@ -97,11 +109,30 @@ class ALI(Model):
         # the labelled subset is fixed by the run's first seed
         return LabelledSubset(dataset, self.config.labels, self.seeds[0])
 
+    def _net(self, name: str) -> nn.Module:
+        """G_x or G_z: the trained one in training mode, else its moving average if kept."""
+        if self.ema is not None and not self.training:
+            return self.ema[name]
+        return getattr(self, name)
+
     def _enc(self, x: torch.Tensor, rng: ReplicaRNG, y: torch.Tensor | None) -> torch.Tensor:
-        return self.encoder(x, rng) if y is None else self.encoder(x, rng, y)
+        enc = self._net("encoder")
+        return enc(x, rng) if y is None else enc(x, rng, y)
 
     def _dec(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        return self.decoder(z) if y is None else self.decoder(z, y)
+        dec = self._net("decoder")
+        return dec(z) if y is None else dec(z, y)
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        if self.ema is None:
+            return
+        for name in ("decoder", "encoder"):
+            live, avg = getattr(self, name), self.ema[name]
+            torch._foreach_lerp_(list(avg.parameters()), list(live.parameters()),
+                                 1.0 - self.config.ema_decay)
+            for a, b in zip(avg.buffers(), live.buffers(), strict=True):
+                a.copy_(b)  # BatchNorm's running statistics: the trained network's
 
     def pairs(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Pairs:
         """(x, z_hat ~ q(z|x)) and (x_tilde ~ p(x|z), z ~ p(z)): D's inputs, with graphs;
@@ -116,6 +147,11 @@ class ALI(Model):
         return torch.cat(real, dim=-1), torch.cat(fake, dim=-1)
 
     def train_step(self, batch: Batch, step: int, total_steps: int) -> dict[str, torch.Tensor]:
+        metrics = self._game_step(batch, step, total_steps)
+        self._update_ema()
+        return metrics
+
+    def _game_step(self, batch: Batch, step: int, total_steps: int) -> dict[str, torch.Tensor]:
         progress = step / total_steps
         if self.config.labels:
             if batch.y is None:
@@ -185,8 +221,8 @@ class ALI(Model):
 
     def features(self, x: torch.Tensor, y: Any = None) -> torch.Tensor:
         if self.marginal is not None:
-            return self.encoder.features(x, self._y(y, x.shape[1], None))
-        return networks.encoder_features(self.encoder, x)
+            return self._net("encoder").features(x, self._y(y, x.shape[1], None))
+        return networks.encoder_features(self._net("encoder"), x)
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """Semi-supervised runs: the K class logits of D(x, posterior mean of z) (R, n, K)."""

@@ -74,6 +74,14 @@ class UnaryFields:
 
 
 @dataclass
+class AveragingFields:
+    # sample, encode, reconstruct and give features with an exponential moving average of
+    # G_x's and G_z's weights (Yazıcı et al. 2019), updated after every step; 0 = the trained
+    # weights themselves. Training itself always uses the trained weights.
+    ema_decay: float = bounded(0.0, minimum=0, below=1)
+
+
+@dataclass
 class OptimFields:
     lr: float = 1e-3  # Adam learning rate (of the generator side, in a game)
     beta1: float = 0.5
