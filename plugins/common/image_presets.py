@@ -35,7 +35,7 @@ _GAME = {"update_order": "d_then_g", "generator_loss": "nonsaturating", "d_steps
 # The small default network for images without a table (mnist5k, whose digits the dataset
 # pads to 32×32: about 0.11 s a step at batch 64 on 2 cores). DCGAN's settings (Radford et
 # al.: N(0, 0.02), Adam 2e-4 for both sides, β1 0.5, BatchNorm with real and fake
-# statistics apart) and 4,000 steps. Measured on mnist5k (docs/models.md, image tuning log):
+# statistics apart) and 4,000 steps. Measured on mnist5k (docs/tuning.md, mnist5k):
 # FID-1k 180 after 1,000 steps of the previous settings (D at 1e-4 with dropout 0.2), 189
 # with these at 1,000 steps, 40.6 with these at 4,000 steps; the steps are what moved it.
 SMALL = {**_GAME, "image_net": "dcgan", "image_width": 32, "image_disc_bn": "split",
@@ -72,7 +72,7 @@ def image_paper(data: DataSpec) -> dict[str, Any]:
 # The toy defaults are tuned on grid25 (modes 2 apart, σ 0.05). ring8's modes are 0.77 apart
 # with σ 0.01, so D's Fourier features need about four times the frequency to resolve them:
 # ALI, 3 seeds, 1,500 steps: disc_fourier_scale 0.5 (grid25's) 18 % high quality (10 seeds),
-# 1.3 79.0 %, 2.0 80.1 %, 3.0 76.1 %, 5.0 73.3 % (docs/models.md, tuning log).
+# 1.3 79.0 %, 2.0 80.1 %, 3.0 76.1 %, 5.0 73.3 % (docs/tuning.md, grid25).
 TOY_BY_DATASET: dict[str, dict[str, Any]] = {"ring8": {"disc_fourier_scale": 2.0}}
 
 
