@@ -108,3 +108,18 @@ def test_unary_scores_are_refused_where_they_do_not_apply() -> None:
         build("ali", [0], {**TINY_DEFAULTLIKE, "disc_x_layers": 0, "unary_scores": True})
     with pytest.raises(GenzooError, match="alternating"):
         build("ali", [0], {**UNARY, "update_order": "simultaneous"})
+
+
+def test_bigbigan_is_ali_with_unary_scores_on_points_and_images() -> None:
+    registry = plugins.registry()
+    cls = registry.model("bigbigan")
+    grid = registry.dataset("grid25")
+    assert check_model(cls, grid, {"decoder_hidden": 16, "encoder_hidden": 16,
+                                   "disc_units": 8, "disc_branch_units": 8}) == \
+        list(MODEL_CHECKS)
+    config = cls.make_config(grid.spec)
+    assert config.unary_scores and config.disc_x_layers and config.disc_z_layers
+    assert config.encoder == "gaussian"
+    digits = registry.dataset("digits")
+    assert cls.make_config(digits.spec).unary_scores
+    assert check_model(cls, digits, {"image_width": 4, "z_dim": 4}) == list(MODEL_CHECKS)
