@@ -60,9 +60,6 @@ class ALICEConfig(ALIConfig):
     cycle_norm: Literal["l1", "l2"] | None = None  # explicit term; None = l1 images, l2 points
     cycle_x_updates: Updates = "both"  # which networks the x -> z -> x term trains
     cycle_z_updates: Updates = "both"  # which networks the z -> x -> z term trains
-    # what of a gaussian G_z the cycles go through: its sample (the authors' code), or its
-    # posterior mean, which leaves the encoder's noise to the adversarial game alone
-    cycle_through: Literal["sample", "mean"] = "sample"
 
 
 # On images the defaults are tuned on mnist5k (docs/tuning.md, ALICE).
@@ -100,9 +97,6 @@ class ALICE(ALI):
             if getattr(c, name) not in ("both", "encoder", "decoder"):
                 raise GenzooError(f"{name} must be both, encoder or decoder, got "
                                   f"{getattr(c, name)!r}")
-        if c.cycle_through not in ("sample", "mean"):
-            raise GenzooError(f"cycle_through must be sample or mean, got {c.cycle_through!r}")
-        self._through_mean = c.cycle_through == "mean" and self.encoder.kind == "gaussian"
         # pixels are on [0, 1] here and on [-1, 1] in the authors' code: differences count
         # twice, so that λ means their λ
         self.x_span = 2.0 if image else 1.0
@@ -132,14 +126,9 @@ class ALICE(ALI):
     def pairs(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Pairs:
         """ALI's pairs; keeps x, G_z(x), z and G_x(z) (with their graphs) for the cycles."""
         z = self.sample_prior(x.shape[1], self.noise)
-        if self._through_mean:  # Encoder.forward, keeping the posterior mean for the cycle
-            mu, log_sigma = self.encoder.posterior(x)
-            eps = self.noise.randn(*mu.shape[1:]).to(x.device)
-            z_hat = torch.addcmul(mu, log_sigma.exp(), eps)
-        else:
-            mu = z_hat = self._enc(x, self.noise, None)
+        z_hat = self._enc(x, self.noise, None)
         x_tilde = self._dec(z, None)
-        self._last = (x, mu, z, x_tilde)
+        self._last = (x, z_hat, z, x_tilde)
         return (torch.cat([networks.flat(x), z_hat], dim=-1),
                 torch.cat([networks.flat(x_tilde), z], dim=-1))
 
@@ -148,7 +137,7 @@ class ALICE(ALI):
         networks ``cycle_x_updates`` and ``cycle_z_updates`` name."""
         if self._last is None:
             raise GenzooError("alice: no pairs were made this step")
-        x, z_hat, z, x_tilde = self._last  # z_hat: G_z(x)'s sample, or its mean
+        x, z_hat, z, x_tilde = self._last
         c = self.config
         if c.cycle_x_updates == "decoder":
             z_hat = z_hat.detach()
@@ -157,8 +146,7 @@ class ALICE(ALI):
         if c.cycle_z_updates == "encoder":
             x_tilde = x_tilde.detach()
         with _held(self.encoder, c.cycle_z_updates == "decoder"):
-            z_rec = (self.encoder.posterior(x_tilde)[0] if self._through_mean
-                     else self._enc(x_tilde, self.noise, None))
+            z_rec = self._enc(x_tilde, self.noise, None)
         return x, x_rec, z, z_rec
 
     def cycle_loss(self) -> torch.Tensor:
