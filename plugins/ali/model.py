@@ -88,9 +88,10 @@ class ALI(Model):
         # every trained network, so their weights start from the same values either way
         self.ema: nn.ModuleDict | None = None
         if c.ema_decay > 0:
+            spare = ReplicaRNG(self.seeds, "init_extra")  # values replaced just below
             self.ema = nn.ModuleDict({
-                "decoder": networks.decoder(ReplicaRNG(self.seeds, "init_extra"), self.noise, c, data),
-                "encoder": networks.encoder(ReplicaRNG(self.seeds, "init_extra"), self.noise, c, data)})
+                "decoder": networks.decoder(spare, self.noise, c, data),
+                "encoder": networks.encoder(spare, self.noise, c, data)})
             self.ema.load_state_dict({f"{k}.{n}": t for k in ("decoder", "encoder")
                                       for n, t in getattr(self, k).state_dict().items()})
             self.ema.requires_grad_(False)
