@@ -236,3 +236,11 @@ def test_the_image_report_shows_published_numbers_labelled(registry, tmp_path):
     assert page.count('class="published"') == len(rows) and "not measured here" in page
     assert "BiGAN" in page and "0.62" in page
     assert "No published numbers" in report_images.published_html([])
+    # the terminal shows them too, under a title that says they are published
+    from rich.console import Console
+
+    console = Console(record=True, width=200)
+    console.print(report_images.published_rich(rows))
+    text = console.export_text()
+    assert "published, not measured here" in text
+    assert "45.95 %" in text and "98.17 %" in text and "class_agreement" in text

@@ -119,6 +119,12 @@ def compare(
         results, figures = done
         paths = compare_lib.write_outputs(results, figures, out, reg)
         console.print(report.rich_table(results))
+        if results.get("kind") == "image":
+            from genzoo.reports import images as report_images
+
+            published = results.get("published", {}).get("rows", [])
+            if published:
+                console.print(report_images.published_rich(published))
         for f in results["findings"]:
             console.print(f"{f['claim']}: [bold]{f['verdict']}[/bold] ({f['evidence']})",
                           highlight=False)
