@@ -47,7 +47,8 @@ def test_explicit_term_gradient_reaches_encoder_and_decoder() -> None:
 
 @pytest.mark.parametrize("norm, shifted", [("l2", 0.25 + 0.25), ("l1", 0.5 + 0.5)])
 def test_a_perfect_autoencoder_has_zero_explicit_loss(norm: str, shifted: float) -> None:
-    model = build("alice", [0], {**TINY_ALICE, "cycle_norm": norm})
+    model = build("alice", [0], {**TINY_ALICE, "cycle_norm": norm, "lambda_x": 1.0,
+                                 "lambda_z": 1.0})
     model.train()
     model._enc = lambda x, rng, y: x.clone()  # G_z = identity (z_dim = x_dim = 2) ...
     model._dec = lambda z, y: z.clone()  # ... and G_x = identity: both cycles return exactly
@@ -113,6 +114,7 @@ def test_a_run_recorded_when_lambda_weighed_a_sum_keeps_its_loss() -> None:
     old = {"z_dim": 4, "lambda_x": 0.05, "lambda_z": 0.05}
     new = ALICE.upgrade_config(dict(old), spec)
     assert new["cycle_norm"] == "l2"
+    assert new["cycle_x_updates"] == new["cycle_z_updates"] == "both"  # as they trained
     assert new["lambda_x"] == pytest.approx(0.05 * 32 * 32 / 4)
     assert new["lambda_z"] == pytest.approx(0.05 * 4)
     a, b = torch.rand(1, 5, 1, 32, 32), torch.rand(1, 5, 1, 32, 32)
@@ -123,7 +125,8 @@ def test_a_run_recorded_when_lambda_weighed_a_sum_keeps_its_loss() -> None:
     assert ALICE.upgrade_config({"z_dim": 4}, spec)["lambda_z"] == pytest.approx(4.0)
     assert ALICE.upgrade_config(dict(new), spec) == new
     adv = {"conditional_entropy": "adversarial", "lambda_x": 0.1}
-    assert ALICE.upgrade_config(dict(adv), spec) == adv
+    assert ALICE.upgrade_config(dict(adv), spec) == {
+        **adv, "cycle_x_updates": "both", "cycle_z_updates": "both"}
 
 
 def test_an_old_run_directory_loads_with_its_old_loss(tmp_path) -> None:
@@ -142,6 +145,7 @@ def test_an_old_run_directory_loads_with_its_old_loss(tmp_path) -> None:
     assert session.trainer.step == reopened.trainer.step == 2
     model = reopened.model
     assert (model.cycle_norm, model.lambda_x, model.lambda_z) == ("l2", 0.5 * 2, 1.0 * 2)
+    assert model.config.cycle_z_updates == "both"
 
 
 def _fit_cycle_d(model, a: torch.Tensor, b: torch.Tensor, steps: int = 300) -> float:
@@ -194,3 +198,13 @@ def test_alice_refuses_conditional_and_negative_weights() -> None:
     with pytest.raises(GenzooError, match=">= 0"):
         build("alice", [0], {**TINY_ALICE, "lambda_x": -1.0})
 
+
+
+def test_the_presets_weigh_by_data_kind_and_the_paper_one_is_the_authors_code() -> None:
+    toy = build("alice", [0], TINY_ALICE)
+    assert (toy.lambda_x, toy.lambda_z, toy.cycle_norm) == (0.1, 0.1, "l2")
+    assert toy.config.cycle_z_updates == "encoder"
+    image = _image_alice()
+    assert (image.lambda_x, image.lambda_z, image.cycle_norm) == (1.0, 1.0, "l1")
+    paper = ALICE.make_config(MNIST, "paper")
+    assert (paper.cycle_x_updates, paper.cycle_z_updates) == ("both", "both")
