@@ -59,3 +59,19 @@ def train(model: Model, steps: int, batch_size: int = 32,
                                     checkpoint_every=0))
     trainer.fit()
     return trainer
+
+
+def assert_trains_alike(plain: dict[str, Any], extended: dict[str, Any], steps: int,
+                        extra_prefix: str, atol: float = 0.0) -> None:
+    """ali built with ``extended`` trains its weights as ali with ``plain`` does (to ``atol``),
+    and adds only the weights named ``extra_prefix*``."""
+    import torch
+
+    a, b = build("ali", [0, 1], plain), build("ali", [0, 1], extended)
+    train(a, steps)
+    train(b, steps)
+    mine = b.state_dict()
+    for name, p in a.state_dict().items():
+        torch.testing.assert_close(p, mine[name], rtol=0, atol=atol, msg=name)
+    assert {n for n in mine if n not in a.state_dict()} == {
+        n for n in mine if n.startswith(extra_prefix)}

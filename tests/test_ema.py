@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from model_cases import TINY_DEFAULTLIKE, TINY_PAPERLIKE, build, train
+from model_cases import TINY_DEFAULTLIKE, TINY_PAPERLIKE, assert_trains_alike, build, train
 
 from genzoo.core import plugins
 from genzoo.core.rng import ReplicaRNG
@@ -14,15 +14,7 @@ from genzoo.testing import MODEL_CHECKS, check_model
 
 @pytest.mark.parametrize("settings", [TINY_DEFAULTLIKE, TINY_PAPERLIKE])
 def test_the_average_leaves_training_as_it_was(settings: dict) -> None:
-    plain = build("ali", [0, 1], settings)
-    averaged = build("ali", [0, 1], {**settings, "ema_decay": 0.9})
-    train(plain, 5)
-    train(averaged, 5)
-    mine = averaged.state_dict()
-    for name, p in plain.state_dict().items():
-        assert torch.equal(p, mine[name]), name
-    assert {n for n in mine if n not in plain.state_dict()} == {
-        n for n in mine if n.startswith("ema.")}
+    assert_trains_alike(settings, {**settings, "ema_decay": 0.9}, 5, "ema.")
 
 
 def test_the_average_is_the_exponential_moving_average_of_the_weights() -> None:

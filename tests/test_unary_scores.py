@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from model_cases import TINY_DEFAULTLIKE, build, train
+from model_cases import TINY_DEFAULTLIKE, assert_trains_alike, build, train
 
 from genzoo.core import plugins
 from genzoo.core.errors import GenzooError
@@ -58,15 +58,8 @@ def test_at_weight_zero_the_game_is_alis() -> None:
     and joint D train as ALI's, from the same initial weights (to float rounding: D's
     gradient reaches its joint head as a strided slice of the three scores', which sums
     its batch in another order)."""
-    ali = build("ali", [0, 1], BRANCHED)
-    unary = build("ali", [0, 1], {**UNARY, "unary_weight": 0.0})
-    train(ali, 6)
-    train(unary, 6)
-    mine = unary.state_dict()
-    for name, p in ali.state_dict().items():
-        torch.testing.assert_close(p, mine[name], rtol=0, atol=1e-7, msg=name)
-    assert {n for n in mine if n not in ali.state_dict()} == {
-        n for n in mine if n.startswith("discriminator.unary.")}
+    assert_trains_alike(BRANCHED, {**UNARY, "unary_weight": 0.0}, 6, "discriminator.unary.",
+                        atol=1e-7)
 
 
 def test_the_unary_terms_change_training_when_weighted() -> None:
