@@ -18,6 +18,7 @@ the published ICP beside them). With ``--jobs 2`` two runs train at once, one th
 
     .venv/bin/python bench/alice_sweep.py                                  # the whole sweep
     .venv/bin/python bench/alice_sweep.py --lambdas 0,1 --run none --steps 500 --jobs 2
+    .venv/bin/python bench/alice_sweep.py --reuse          # go on after an interruption
 """
 
 from __future__ import annotations
@@ -68,6 +69,28 @@ def _train(out: Path, model: str, settings: list[str], steps: int | None,
         if subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT).returncode != 0:
             raise SystemExit(f"training failed: see {log}")
     return time.perf_counter() - started
+
+
+def _finished(run: Path) -> bool:
+    """A run that trained to the end of its steps (its last metrics line is its last step)."""
+    try:
+        config = json.loads((run / "config.json").read_text())
+        last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    except (OSError, ValueError, IndexError):
+        return False
+    return last.get("step") == config["train"]["steps"]
+
+
+def _run_seconds(run: Path) -> float:
+    """The training seconds a run logged at its last step."""
+    return float(json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["seconds"])
+
+
+def _earlier_rows(path: Path) -> list[dict]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
 
 
 def _scores(run: Path, svm_draws: int) -> dict[str, float]:
@@ -131,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="label draws of svm-features (0: skip it)")
     parser.add_argument("--jobs", type=int, default=1, choices=(1, 2))
     parser.add_argument("--out", type=Path, default=Path("bench-out/alice-sweep"))
+    parser.add_argument("--reuse", action="store_true",
+                        help="score a run already trained to its end in OUT instead of "
+                             "training it again (an interrupted sweep goes on)")
     args = parser.parse_args(argv)
 
     lambdas = [float(v) for v in args.lambdas.split(",") if v]
@@ -143,11 +169,17 @@ def main(argv: list[str] | None = None) -> int:
         jobs.append((name, None, model, settings))
     args.out.mkdir(parents=True, exist_ok=True)
 
+    earlier = {r["name"]: r for r in _earlier_rows(args.out / "sweep.json")}
+
     def one(job: tuple[str, float | None, str, list[str]]) -> dict:
         name, lam, model, settings = job
         folder = args.out / name.replace(" ", "_").replace("=", "")
-        threads = 1 if args.jobs > 1 else None
-        seconds = _train(folder, model, settings, args.steps, threads)
+        if args.reuse and _finished(folder):
+            seconds = earlier.get(name, {}).get("train_seconds", _run_seconds(folder))
+            print(f"reusing {folder} (trained in {seconds:.0f} s)", flush=True)
+        else:
+            threads = 1 if args.jobs > 1 else None
+            seconds = _train(folder, model, settings, args.steps, threads)
         return {"name": name, "lambda": lam, "model": model, "settings": settings,
                 "train_seconds": seconds, "run": str(folder)}
 
