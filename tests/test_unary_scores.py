@@ -101,6 +101,12 @@ def test_unary_scores_are_refused_where_they_do_not_apply() -> None:
         build("ali", [0], {**TINY_DEFAULTLIKE, "disc_x_layers": 0, "unary_scores": True})
     with pytest.raises(GenzooError, match="alternating"):
         build("ali", [0], {**UNARY, "update_order": "simultaneous"})
+    digits = plugins.registry().dataset("digits")
+    cls = plugins.registry().model("ali")
+    config = cls.make_config(digits.spec, overrides={"image_width": 4, "z_dim": 4,
+                                                     "labels": 100, "unary_scores": True})
+    with pytest.raises(GenzooError, match="unconditional"):
+        cls(config, digits.spec, [0])
 
 
 def test_bigbigan_is_ali_with_unary_scores_on_points_and_images() -> None:

@@ -239,10 +239,9 @@ class ALI(Model):
 
 def _check_extensions(c: ALIConfig, data: DataSpec, y_dim: int) -> None:
     """Refuse settings the conditional and semi-supervised games do not support."""
-    if c.unary_scores and (y_dim or c.labels or c.update_order == "simultaneous"):
-        raise GenzooError("unary scores (BigBiGAN) are for the unconditional game with an "
-                          "alternating update: drop --labels/--condition, or set "
-                          "update_order=d_then_g")
+    if c.unary_scores and (y_dim or c.labels):  # (the Game refuses the simultaneous order)
+        raise GenzooError("unary scores (BigBiGAN) are for the unconditional game: drop "
+                          "--labels and --condition")
     if (y_dim or c.labels) and c.d_steps != 1:
         raise GenzooError("conditional and semi-supervised ALI take one D update per step: "
                           "--set d_steps=1")

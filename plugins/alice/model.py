@@ -70,7 +70,6 @@ class ALICEConfig(ALIConfig):
 # every reconstruction in its mode with sharper samples than λ = 1 (76.2 % high quality
 # against 67.5 %); on mnist5k the authors' λ = 1.
 TOY_LAMBDAS = {"lambda_x": 0.1, "lambda_z": 0.1}
-IMAGE_LAMBDAS: dict[str, Any] = {}
 # the authors' code: both cycles train both networks
 PAPER_UPDATES = {"cycle_x_updates": "both", "cycle_z_updates": "both"}
 
@@ -85,7 +84,7 @@ class ALICE(ALI):
 
     name = "alice"
     Config = ALICEConfig
-    presets = {"default": by_kind(ALICEConfig, _toy_default, image_default, **IMAGE_LAMBDAS),
+    presets = {"default": by_kind(ALICEConfig, _toy_default, image_default),
                "paper": by_kind(ALICEConfig, {**PAPER_TOY, **PAPER_UPDATES}, image_paper,
                                 **PAPER_UPDATES)}
 
@@ -103,17 +102,14 @@ class ALICE(ALI):
         self.lambda_z = DEFAULT_WEIGHT[kind] if c.lambda_z is None else float(c.lambda_z)
         if self.lambda_x < 0 or self.lambda_z < 0:
             raise GenzooError("lambda_x and lambda_z must be >= 0")
-        image = data.kind == "image"
-        self.cycle_norm = c.cycle_norm or ("l1" if image else "l2")
+        self.cycle_norm = c.cycle_norm or ("l1" if data.kind == "image" else "l2")
         if self.cycle_norm not in ("l1", "l2"):
             raise GenzooError(f"cycle_norm must be l1 or l2, got {self.cycle_norm!r}")
         for name in ("cycle_x_updates", "cycle_z_updates"):
             if getattr(c, name) not in ("both", "encoder", "decoder"):
                 raise GenzooError(f"{name} must be both, encoder or decoder, got "
                                   f"{getattr(c, name)!r}")
-        # pixels are on [0, 1] here and on [-1, 1] in the authors' code: differences count
-        # twice, so that λ means their λ
-        self.x_span = 2.0 if image else 1.0
+        self.x_span = _x_span(data)
         self.cycle_d: nn.ModuleDict | None = None
         if kind == "adversarial":
             init = ReplicaRNG(self.seeds, "init_extra")
@@ -189,7 +185,7 @@ class ALICE(ALI):
         numel = 1
         for n in data.x_shape:
             numel *= int(n)
-        span = 2.0 if data.kind == "image" else 1.0
+        span = _x_span(data)
         z_dim = int(recorded.get("z_dim", 2))
         out = dict(recorded, cycle_norm="l2")
         for key, size in (("lambda_x", numel / span**2), ("lambda_z", z_dim)):
@@ -237,6 +233,12 @@ def explicit_term(a: torch.Tensor, b: torch.Tensor, norm: str = "l2",
     if span != 1.0:
         d = d * span
     return (d.abs() if norm == "l1" else d.square()).mean(-1).mean(1)
+
+
+def _x_span(data: DataSpec) -> float:
+    """How much a difference of x counts: pixels are on [0, 1] here and on [-1, 1] in the
+    authors' code, so image differences count twice and λ means their λ."""
+    return 2.0 if data.kind == "image" else 1.0
 
 
 @contextmanager
