@@ -156,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("bench-out/alice-sweep"))
     parser.add_argument("--reuse", action="store_true",
                         help="score a run already trained to its end in OUT instead of "
-                             "training it again (an interrupted sweep goes on)")
+                             "training it again, and keep the scores sweep.json holds for "
+                             "it (an interrupted sweep goes on)")
     args = parser.parse_args(argv)
 
     lambdas = [float(v) for v in args.lambdas.split(",") if v]
@@ -186,7 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     with ThreadPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(one, jobs))
     for row in rows:  # scored one at a time, after every run has trained
-        row.update(_scores(Path(row["run"]), args.svm_draws))
+        before = earlier.get(row["name"], {})
+        if args.reuse and "fid" in before and before.get("settings") == row["settings"] \
+                and before.get("svm_draws") == args.svm_draws:
+            row.update({k: v for k, v in before.items() if k not in row})  # scored already
+            continue
+        row.update(_scores(Path(row["run"]), args.svm_draws), svm_draws=args.svm_draws)
     (args.out / "sweep.json").write_text(json.dumps(rows, indent=1))
     _plot(rows, args.out / "alice_sweep.png")
 

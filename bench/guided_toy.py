@@ -1,4 +1,4 @@
-"""Discriminator-guided sampling on a toy mixture: the raw compare and the guided ones, in one run.
+"""Guided sampling (drs, mh, langevin) on a toy mixture: the raw and guided compares, in one run.
 
 Runs `genzoo compare MODELS --toy TOY` (raw) and then the same compare with `--sampler S` for
 each sampler asked for, in subprocesses as a user runs them, and prints for every model its
@@ -6,6 +6,7 @@ raw and guided modes, high-quality fraction and reverse KL (PacGAN protocol, mea
 the seeds), the acceptance rate, and each guided compare's wall time over the raw one's.
 
     .venv/bin/python bench/guided_toy.py                          # ali gan vae, grid25, drs+mh
+    .venv/bin/python bench/guided_toy.py ali gan --samplers langevin      # the refinement
     .venv/bin/python bench/guided_toy.py --toy ring8 --samplers drs
     .venv/bin/python bench/guided_toy.py -- --seeds 3             # extra `genzoo compare` options
 """
@@ -22,9 +23,9 @@ from pathlib import Path
 
 METRICS = ("modes", "high_quality", "reverse_kl", "acceptance_rate")
 TARGETS = {"modes": (">=", {"grid25": 24.9, "ring8": 8.0}),
-           "high_quality": (">=", {"grid25": 0.97, "ring8": 0.97}),
+           "high_quality": (">=", {"grid25": 0.96, "ring8": 0.97}),
            "reverse_kl": ("<=", {"grid25": 0.03, "ring8": 0.03})}
-WALL_RATIO_TARGET = 1.2
+WALL_RATIO_TARGET = {"drs": 1.2, "mh": 1.2, "langevin": 1.3}
 
 
 def _compare(models: list[str], toy: str, out: Path, extra: list[str]) -> tuple[dict, float]:
@@ -75,9 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nwall time: raw compare {raw_wall:.1f} s")
     for s in args.samplers:
         ratio = runs[s][1] / raw_wall
-        verdict = "met" if ratio <= WALL_RATIO_TARGET else "MISSED"
+        target = WALL_RATIO_TARGET.get(s, 1.3)
+        verdict = "met" if ratio <= target else "MISSED"
         print(f"  --sampler {s}: {runs[s][1]:.1f} s, {ratio:.2f}x raw "
-              f"(target <= {WALL_RATIO_TARGET}x: {verdict})")
+              f"(target <= {target}x: {verdict})")
     for s in args.samplers:
         entry = runs[s][0]["models"].get(f"ali+{s}")
         if entry is None:

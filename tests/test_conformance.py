@@ -92,8 +92,36 @@ class Shift(Model):
         return self.mean + rng.randn(n, 2)
 
 
+class Scored(Shift):
+    """Shift with a "discriminator" logit −|x|² / 2 and latents z (x = mean + z), so the guided
+    samplers, --sampler langevin included, can run on it."""
+
+    capabilities = frozenset({"sample", "guide"})
+
+    def __init__(self, config, data, seeds=(0,)):
+        super().__init__(config, data, seeds)
+        self.z_dim = 2
+
+    def score_latent(self, z):
+        x = self.mean + z
+        return x, self.score_data(x)
+
+    def sample_scored(self, n, rng=None):
+        return self.score_latent(self.sample_prior(n, rng))
+
+    def score_data(self, x, rng=None):
+        return -0.5 * x.square().sum(-1)
+
+
+class DetachedLatent(Scored):
+    def score_latent(self, z):
+        x, logit = super().score_latent(z)
+        return x, logit.detach()
+
+
 def test_the_well_behaved_model_passes_every_check() -> None:
     assert check_model(Shift) == list(MODEL_CHECKS)
+    assert check_model(Scored) == list(MODEL_CHECKS)
 
 
 class BadCapability(Shift):
@@ -186,6 +214,7 @@ class MixesReplicas(Shift):
     (NeverSteps, "check_trains", "no weight changed"),
     (NoReplicaAxis, "check_capabilities", "(2, 6, 2)"),
     (IgnoresRng, "check_capabilities", "identically seeded"),
+    (DetachedLatent, "check_capabilities", "carries no gradient to z"),
     (UnsavedState, "check_save_reload", "different outputs"),
     (PrivateGenerator, "check_resume", "does not end where"),
     (GlobalRandom, "check_reproducible", "global generator"),

@@ -48,6 +48,15 @@ class KnownRatio:
     def score_data(self, x, rng=None):
         return self._logit(x)
 
+    def sample_prior(self, n, rng=None):
+        return (rng or self.noise).randn(n, 1)
+
+    def prior_log_prob(self, z):
+        return torch.distributions.Normal(0.0, 1.0).log_prob(z[..., 0])
+
+    def score_latent(self, z):  # G is the identity: x = z
+        return z, self._logit(z)
+
 
 class Data:
     """The data side, N(SHIFT, 1), drawn as datasets draw."""
@@ -93,6 +102,83 @@ def test_mh_with_calibration_recovers_the_data_even_from_a_miscalibrated_d():
         assert all(0.0 < rate < 1.0 for rate in guided.acceptance.rate())
 
 
+LANGEVIN_EXACT = {"langevin_prior": 1, "langevin_temperature": 1, "langevin_steps": 400,
+                  "langevin_step": 0.02}  # DDLS proper: its stationary law is p(z)·exp(l)
+
+
+def test_langevin_proper_turns_generator_draws_into_data_draws():
+    guided = sampling.Guided(KnownRatio(), "langevin", options=LANGEVIN_EXACT)
+    x = guided.sample(3000, ReplicaRNG([0, 1], "eval"))
+    raw = KnownRatio().sample(3000, ReplicaRNG([0, 1], "eval"))
+    assert x.shape == (2, 3000, 1)
+    for r in range(2):
+        assert _ks(x[r], SHIFT) > 0.01  # indistinguishable from the data N(SHIFT, 1)
+        assert _ks(raw[r], SHIFT) < 1e-6  # while the generator itself is not
+    assert guided.acceptance.rate() == [1.0, 1.0]  # every draw moves, none is dropped
+
+
+def test_langevin_defaults_flow_towards_what_d_calls_real_without_noise():
+    # the defaults: no prior term, no noise; every draw moves up D's logit by the same step
+    guided = sampling.Guided(KnownRatio(), "langevin")
+    raw = KnownRatio().sample(500, ReplicaRNG([0, 1], "eval"))
+    x = guided.sample(500, ReplicaRNG([0, 1], "eval"))
+    o = sampling.DEFAULTS
+    assert torch.allclose(x - raw, torch.full_like(x, o["langevin_steps"] * o["langevin_step"]
+                                                   * SHIFT), atol=1e-5)
+    # the prior's weight pulls back toward z = 0: z' = z + η(SHIFT − w·z) per step
+    pulled = sampling.Guided(KnownRatio(), "langevin", options={"langevin_prior": 1,
+                                                                 "langevin_steps": 1})
+    one = pulled.sample(500, ReplicaRNG([0, 1], "eval"))
+    assert torch.allclose(one, raw + o["langevin_step"] * (SHIFT - raw), atol=1e-6)
+
+
+def test_langevin_runs_in_batches_of_sampler_batch():
+    model = KnownRatio()
+    flow = {"langevin_prior": 1, "langevin_steps": 5}  # noise-free: each draw's own path
+    whole = sampling.Guided(model, "langevin", options=flow)
+    parts = sampling.Guided(model, "langevin", options=flow | {"sampler_batch": 64})
+    rng = ReplicaRNG([0, 1], "eval")
+    start = torch.cat([model.sample_prior(64, rng), model.sample_prior(236, rng)], dim=1)
+    a = whole.sample(300, ReplicaRNG([0, 1], "eval"))
+    b = parts.sample(300, ReplicaRNG([0, 1], "eval"))
+    assert a.shape == b.shape == (2, 300, 1) and not a.requires_grad and not b.requires_grad
+    assert torch.allclose(b, start * (1 - 0.015) ** 5 + SHIFT * (1 - (1 - 0.015) ** 5), atol=1e-5)
+    one_go = ReplicaRNG([0, 1], "eval")
+    assert torch.allclose(a, one_go.randn(300, 1) * (1 - 0.015) ** 5
+                          + SHIFT * (1 - (1 - 0.015) ** 5), atol=1e-5)
+
+
+def test_langevin_needs_score_latent_and_a_prior_density():
+    class NoLatent(KnownRatio):
+        score_latent = None
+
+    why = sampling.refusal(NoLatent(), "langevin")
+    assert why and "score_latent" in why and "drs or mh" in why
+    reg = plugins.registry()
+    spec = reg.dataset("grid25").spec
+    for name in ("ali", "alice", "bigan", "gan", "gan-inverse", "gan-posthoc"):
+        cls = reg.model(name)
+        assert sampling.refusal(cls(cls.make_config(spec), spec), "langevin") is None, name
+
+
+def test_the_default_prior_density_is_the_standard_normals():
+    reg = plugins.registry()
+    ali = reg.model("ali")
+    spec = reg.dataset("grid25").spec
+    model = ali(ali.make_config(spec), spec, seeds=[0, 1])
+    z = model.sample_prior(7, ReplicaRNG([0, 1], "eval"))
+    want = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
+    assert torch.allclose(model.prior_log_prob(z), want, atol=1e-5)
+
+    class Uniform(ali):
+        def sample_prior(self, n, rng=None):
+            return (rng or self.noise).rand(n, self.z_dim) * 2 - 1
+
+    odd = Uniform(ali.make_config(spec), spec)
+    with pytest.raises(GenzooError, match="overrides sample_prior but not prior_log_prob"):
+        odd.prior_log_prob(z[:1])
+
+
 def test_platt_recovers_a_known_logistic_link():
     g = torch.Generator().manual_seed(0)
     real = torch.randn(1, 20000, generator=g) + 1.0
@@ -101,7 +187,7 @@ def test_platt_recovers_a_known_logistic_link():
     assert abs(float(a) - 1 / 3) < 0.03 and abs(float(b)) < 0.03
 
 
-@pytest.mark.parametrize("sampler", ["drs", "mh"])
+@pytest.mark.parametrize("sampler", ["drs", "mh", "langevin"])
 def test_guided_samples_are_a_function_of_the_evaluation_seed(sampler):
     def draw(seed: int) -> torch.Tensor:
         guided = sampling.Guided(KnownRatio(), sampler, Data())
@@ -136,12 +222,14 @@ def test_a_d_that_rejects_everything_gives_a_one_line_error():
 
 
 def test_bad_sampler_names_and_options_are_refused():
-    with pytest.raises(GenzooError, match="choose one of raw, drs, mh"):
+    with pytest.raises(GenzooError, match="choose one of raw, drs, mh, langevin"):
         sampling.Guided(KnownRatio(), "best")
     with pytest.raises(GenzooError, match="drs_percentile must be in 0..100"):
         sampling.Guided(KnownRatio(), "drs", options={"drs_percentile": 120})
     with pytest.raises(GenzooError, match="mh_steps must be > 0"):
         sampling.Guided(KnownRatio(), "mh", options={"mh_steps": "x"})
+    with pytest.raises(GenzooError, match="langevin_temperature must be >= 0"):
+        sampling.Guided(KnownRatio(), "langevin", options={"langevin_temperature": -1})
 
 
 def test_models_without_a_discriminator_refuse_guided_samplers_in_one_line():
@@ -175,6 +263,10 @@ def test_sample_and_evaluate_take_a_sampler(tmp_path, capsys):
     entry = results["evaluators"]["mode-coverage+mh"]
     assert entry["sampler"] == "mh"
     assert 0 < entry["metrics"]["acceptance_rate"]["mean"] < 1
+    assert run_cli(["evaluate", run, "--metric", "mode-coverage", "--sampler", "langevin",
+                    "--eval-option", "langevin_steps=3"]) == 0
+    results = json.loads((tmp_path / "ali" / "results.json").read_text())
+    assert results["evaluators"]["mode-coverage+langevin"]["sampler"] == "langevin"
     vae = _train(tmp_path, "vae", steps=5)
     capsys.readouterr()
     assert run_cli(["sample", vae, "--sampler", "drs", "-o", str(tmp_path / "v.npy")]) == 2

@@ -51,7 +51,7 @@ def compare(
     data_dir: Annotated[Path | None, typer.Option(help="Where dataset files are.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
-    sampler: Annotated[str, typer.Option(help="raw, or drs / mh: each model with a "
+    sampler: Annotated[str, typer.Option(help="raw, or drs / mh / langevin: each model with a "
                                          "discriminator is also scored on guided samples, "
                                          "in a column MODEL+SAMPLER beside its raw one.")
                        ] = "raw",

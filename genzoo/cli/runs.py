@@ -41,9 +41,10 @@ def sample(
                                           "paper's Figure 7 grid, one z, attribute sets along "
                                           "rows (--rows) and columns (--cols).")] = False,
     sampler: Annotated[str, typer.Option(help="raw (the generator itself), drs "
-                                         "(discriminator rejection sampling) or mh "
-                                         "(Metropolis-Hastings with a calibrated D); see "
-                                         "docs/models.md.")] = "raw",
+                                         "(discriminator rejection sampling), mh "
+                                         "(Metropolis-Hastings with a calibrated D) or "
+                                         "langevin (latents moved along D's gradient); "
+                                         "see docs/models.md.")] = "raw",
     rows: Annotated[str | None, typer.Option(help="--figure7 rows: attribute sets separated "
                                                   "by ';' (default: the paper's).")] = None,
     cols: Annotated[str | None, typer.Option(help="--figure7 columns: attribute sets "
@@ -82,7 +83,7 @@ def sample(
         sampling.check_sampler(sampler)
         if sampler != "raw":
             if figure7 or attrs is not None or label is not None:
-                raise GenzooError("--sampler drs|mh draws unconditional samples; leave out "
+                raise GenzooError("guided samplers draw unconditional samples; leave out "
                                   "--figure7, --attrs and --label")
             model = sampling.Guided(model, sampler, session.dataset)
         cond = getattr(model.config, "condition", "none")
@@ -151,9 +152,10 @@ def evaluate(
     draws: Annotated[int | None, typer.Option(help="svm-features: label draws averaged "
                                               "(default 100).")] = None,
     sampler: Annotated[str, typer.Option(help="raw (the generator itself), drs "
-                                         "(discriminator rejection sampling) or mh "
-                                         "(Metropolis-Hastings with a calibrated D); see "
-                                         "docs/models.md.")] = "raw",
+                                         "(discriminator rejection sampling), mh "
+                                         "(Metropolis-Hastings with a calibrated D) or "
+                                         "langevin (latents moved along D's gradient); "
+                                         "see docs/models.md.")] = "raw",
 ):
     """Run evaluators on a trained run; print a table and write results.json into it."""
     with user_errors():

@@ -20,15 +20,21 @@ stacks several instances when it needs several seeds (``genzoo.training.stack.Mo
                              it (for a joint D, at the pair (x, z) that made x)
 - ``score_data(x, rng)``  -> logit (R, n) of that discriminator at real data x (R, n, ...)
                                                                           capability "guide"
-                             (``genzoo.core.sampling``'s guided samplers, ``--sampler drs|mh``)
+                             (``genzoo.core.sampling``'s samplers, ``--sampler drs|mh|langevin``)
+- ``score_latent(z)``     -> (x, logit), as ``sample_scored`` but at given latents z
+                             (R, n, z_dim), differentiable in z: what ``--sampler langevin``
+                             moves z along (optional; a "guide" model without it gets drs/mh)
 - ``sample_prior(n, rng)`` -> z of shape (R, n, z_dim) from p(z), named by ``prior_name``:
                              N(0, I) of the config's ``z_dim`` unless a model overrides both.
                              The inference evaluator and compare's q(z) panel draw p(z) here.
+- ``prior_log_prob(z)``   -> log p(z) of shape (R, n), differentiable in z; a model that
+                             overrides ``sample_prior`` overrides this too (Langevin needs it)
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -208,6 +214,10 @@ class Model(nn.Module):
     def score_data(self, x: torch.Tensor, rng: ReplicaRNG | None = None) -> torch.Tensor:
         raise GenzooError(f"model {self.name!r} has no discriminator to score data")
 
+    def score_latent(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise GenzooError(f"model {self.name!r} cannot score given latents (it defines no "
+                          f"score_latent), so it cannot use --sampler langevin")
+
     # --- the prior -----------------------------------------------------------------------------
 
     @property
@@ -229,6 +239,14 @@ class Model(nn.Module):
             raise UndeclaredPrior(f"model {self.name!r} declares no z_dim (in its config or "
                                   f"as self.z_dim); set one or override sample_prior()")
         return (rng or self.noise).randn(n, self.z_dim).to(self.device)
+
+    def prior_log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z), shape (R, n), for z (R, n, z_dim): the standard normal's, unless the model
+        overrides ``sample_prior`` (then it must override this as well)."""
+        if type(self).sample_prior is not Model.sample_prior:
+            raise UndeclaredPrior(f"model {self.name!r} overrides sample_prior but not "
+                                  f"prior_log_prob; define both for --sampler langevin")
+        return -0.5 * (z.square().sum(-1) + z.shape[-1] * math.log(2 * math.pi))
 
     def can(self, capability: str) -> bool:
         return capability in self.capabilities

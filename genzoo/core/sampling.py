@@ -1,4 +1,4 @@
-"""Discriminator-guided sampling: ``raw``, ``drs`` and ``mh`` over a model's generator draws.
+"""Discriminator-guided sampling: ``raw``, ``drs``, ``mh`` and ``langevin``.
 
 A model that can be guided declares the ``guide`` capability and defines
 ``sample_scored(n, rng) -> (x, logit)``: generator draws (R, n, *x_shape) with its
@@ -20,22 +20,36 @@ target is the data). The samplers reweight the generator by that ratio:
   just a ranking. The chain starts from a generator draw, not from real data as the paper's
   does, so that no real example can be handed out as a sample when nothing is accepted.
 
+- ``langevin`` (DDLS, Che et al., NeurIPS 2020; DGflow, Ansari et al., ICLR 2021): instead
+  of choosing among draws, moves each latent along the energy
+  E(z) = −w·log p(z) − l(G(z), z) by ``langevin_steps`` steps z ← z − η ∇E(z) + √(2ηT) ε,
+  η = ``langevin_step``, T = ``langevin_temperature``, w = ``langevin_prior``. With w = 1,
+  T = 1 and a small η this is DDLS, whose stationary law p(z) exp(l) is the data's where D is
+  optimal; w = 0 is DGflow's flow along D alone. The defaults (w = 0, T = 0: a short
+  deterministic flow that moves each draw toward the nearest region D calls real) were the
+  best of a sweep on grid25 (docs/tuning.md): the prior's pull toward z = 0 and the noise both
+  cost quality there, and a long or noisy chain lets mass drift between modes, which reverse
+  KL guards. It needs the model's ``score_latent(z)`` (differentiable in z) and, with w > 0,
+  ``prior_log_prob(z)``.
+
 ``Guided(model, sampler, dataset)`` is the model with ``sample`` replaced; every evaluator
 that samples then scores the guided distribution, and ``acceptance`` counts what was accepted.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from genzoo.core.errors import GenzooError
+from genzoo.core.model import Model
 from genzoo.core.rng import ReplicaRNG
 
-SAMPLERS = ("raw", "drs", "mh")
-GUIDED = ("drs", "mh")
+SAMPLERS = ("raw", "drs", "mh", "langevin")
+GUIDED = ("drs", "mh", "langevin")
 CAPABILITY = "guide"
 
 # The samplers' options (``--eval-option KEY=VALUE``; other keys are the evaluators').
@@ -45,9 +59,16 @@ DEFAULTS: dict[str, float] = {
     "drs_eps": 1e-6,         # keeps log(1 − exp(·)) finite at the maximum
     "mh_steps": 20,          # proposals per chain (one chain per output sample)
     "mh_calibration": 2_000,  # held-out real examples (and as many draws) for the Platt fit
+    "langevin_steps": 20,    # Langevin steps per latent
+    "langevin_step": 0.015,  # η
+    "langevin_temperature": 0.0,  # T: 1 is Langevin proper; 0 a deterministic flow
+    "langevin_prior": 0.0,   # w, the prior's weight in the energy: 1 is DDLS, 0 DGflow
     "sampler_batch": 5_000,  # proposals per model call
     "sampler_max_proposals": 200,  # give up past this many proposals per requested sample
 }
+
+OPTION_BOUNDS = {"drs_percentile": "in 0..100", "langevin_temperature": ">= 0",
+                 "langevin_prior": ">= 0"}  # others > 0
 
 
 def check_sampler(name: str) -> str:
@@ -65,6 +86,12 @@ def refusal(model: Any, sampler: str) -> str | None:
         supported = "raw" if model.can("sample") else "none"
         return (f"model {model.name!r} has no discriminator to guide its samples, so it "
                 f"supports --sampler {supported} only (guided samplers: {', '.join(GUIDED)})")
+    if sampler == "langevin":
+        inner = getattr(model, "members", [model])[0]  # a ModelStack's members say
+        if not callable(getattr(inner, "score_latent", None)) or \
+                getattr(type(inner), "score_latent", None) is Model.score_latent:
+            return (f"model {model.name!r} defines no score_latent(z), so it cannot move its "
+                    f"latents along D's gradient; use --sampler drs or mh")
     return None
 
 
@@ -95,12 +122,11 @@ class Guided:
                     self.options[key] = float(value)
                 except (TypeError, ValueError):
                     self.options[key] = -1.0
-                bad = (not 0 <= self.options[key] <= 100 if key == "drs_percentile"
-                       else not self.options[key] > 0)
-                if bad:
-                    raise GenzooError(f"{key} must be "
-                                      f"{'in 0..100' if key == 'drs_percentile' else '> 0'}, "
-                                      f"got {value!r}")
+                bounds = OPTION_BOUNDS.get(key, "> 0")
+                ok = {"in 0..100": lambda v: 0 <= v <= 100, ">= 0": lambda v: v >= 0,
+                      "> 0": lambda v: v > 0}[bounds]
+                if not ok(self.options[key]):
+                    raise GenzooError(f"{key} must be {bounds}, got {value!r}")
         zeros = torch.zeros(model.replicas)
         self.acceptance = Acceptance(zeros.clone(), zeros.clone())
         self._max_logit: torch.Tensor | None = None  # DRS's running max, per replica
@@ -119,6 +145,8 @@ class Guided:
         rng = rng or self._model.noise
         if self.sampler == "raw":
             return self._model.sample(n, rng)
+        if self.sampler == "langevin":
+            return self._langevin(n, rng)
         with torch.no_grad():
             return self._drs(n, rng) if self.sampler == "drs" else self._mh(n, rng)
 
@@ -198,6 +226,41 @@ class Guided:
             state = torch.where(mask, x, state)
             logit = torch.where(accept, new, logit)
         return state
+
+    # --- Langevin ----------------------------------------------------------------------------
+
+    def _langevin(self, n: int, rng: ReplicaRNG) -> torch.Tensor:
+        o, model = self.options, self._model
+        batch = int(o["sampler_batch"])
+        parts = []
+        for start in range(0, n, batch):
+            z = model.sample_prior(min(batch, n - start), rng)
+            z = langevin(model.score_latent, model.prior_log_prob, z, int(o["langevin_steps"]),
+                         o["langevin_step"], o["langevin_temperature"], rng,
+                         o["langevin_prior"])
+            with torch.no_grad():
+                parts.append(model.score_latent(z)[0])
+        self.acceptance.proposed += n
+        self.acceptance.accepted += n
+        return torch.cat(parts, dim=1)
+
+
+def langevin(score: Any, log_prior: Any, z: torch.Tensor, steps: int, step: float,
+             temperature: float, rng: ReplicaRNG, prior_weight: float = 1.0) -> torch.Tensor:
+    """``steps`` Langevin steps on E(z) = −prior_weight·log_prior(z) − logit(z), ``score(z)``
+    giving (x, logit); z (R, m, d) -> z of the same shape, detached. Noise from ``rng``."""
+    noise = math.sqrt(2 * step * temperature)
+    for _ in range(steps):
+        z = z.detach().requires_grad_(True)
+        with torch.enable_grad():
+            energy = -score(z)[1].float().sum()
+            if prior_weight:
+                energy = energy - prior_weight * log_prior(z).sum()
+            (grad,) = torch.autograd.grad(energy, z)
+        z = z.detach() - step * grad
+        if noise:
+            z = z + noise * rng.randn(z.shape[1], z.shape[2]).to(z)
+    return z.detach()
 
 
 def drs_accept(logit: torch.Tensor, max_logit: torch.Tensor, percentile: float, eps: float,

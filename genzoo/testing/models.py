@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from genzoo.core import config as config_lib
+from genzoo.core import sampling
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import Model
 from genzoo.core.rng import ReplicaRNG
@@ -333,6 +334,8 @@ def check_capabilities(model_cls: type[Model], dataset: Dataset | None = None,
         raise case.fail(f"sample_prior() gives z of shape {tuple(out['sample_prior'].shape)} "
                         f"but encode() gives {tuple(out['encode'].shape)}; q(z) is scored "
                         f"against p(z), so set the config's z_dim or override sample_prior()")
+    if sampling.refusal(model, "langevin") is None:
+        _check_score_latent(case, model, out, n)
     if not out:
         return
     difference = first_difference(out, _outputs(case, model, n))
@@ -347,6 +350,30 @@ def check_capabilities(model_cls: type[Model], dataset: Dataset | None = None,
     if difference:
         raise case.fail(f"calling its capabilities in eval mode changed its state "
                         f"({difference})")
+
+
+def _check_score_latent(case: _Case, model: Model, out: dict[str, torch.Tensor], n: int
+                        ) -> None:
+    """What ``--sampler langevin`` relies on: score_latent(z) is sample_scored at given z,
+    differentiable in z, and the prior has a finite log-density there."""
+    z = model.sample_prior(n, ReplicaRNG(model.seeds, "eval")).detach().requires_grad_(True)
+    with torch.enable_grad(), case.guard("calling score_latent and prior_log_prob"):
+        x, logit = model.score_latent(z)
+        log_p = model.prior_log_prob(z)
+        if tuple(logit.shape) != (model.replicas, n) or tuple(log_p.shape) != (model.replicas, n):
+            raise case.fail(f"score_latent() gave logits of shape {tuple(logit.shape)} and "
+                            f"prior_log_prob() {tuple(log_p.shape)}, expected "
+                            f"{(model.replicas, n)}")
+        if not logit.requires_grad:
+            raise case.fail("score_latent()'s logit carries no gradient to z; --sampler "
+                            "langevin moves z along it (do not detach or use no_grad)")
+        (grad,) = torch.autograd.grad((logit.sum() + log_p.sum()), z)
+    if not (torch.isfinite(grad).all() and torch.isfinite(log_p).all()):
+        raise case.fail("score_latent()'s gradient or prior_log_prob() is not finite")
+    if x.shape != out["sample_scored"].shape or not torch.allclose(
+            logit.detach(), out["sample_scored logit"], rtol=1e-4, atol=1e-4):
+        raise case.fail("score_latent(sample_prior(n, rng)) differs from sample_scored(n, rng); "
+                        "sample_scored should score the latents it draws as score_latent does")
 
 
 def check_save_reload(model_cls: type[Model], dataset: Dataset | None = None,

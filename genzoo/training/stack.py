@@ -77,6 +77,13 @@ class ModelStack(Model):
                                                         strict=True)]
         return torch.cat([x for x, _ in parts]), torch.cat([lg for _, lg in parts])
 
+    def score_latent(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        parts = [m.score_latent(z[i : i + 1]) for i, m in enumerate(self.members)]
+        return torch.cat([x for x, _ in parts]), torch.cat([lg for _, lg in parts])
+
+    def prior_log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.cat([m.prior_log_prob(z[i : i + 1]) for i, m in enumerate(self.members)])
+
     def score_data(self, x: torch.Tensor, rng: ReplicaRNG | None = None) -> torch.Tensor:
         return torch.cat([m.score_data(x[i : i + 1], r) for i, (m, r)
                           in enumerate(zip(self.members, self._per_member(rng), strict=True))])

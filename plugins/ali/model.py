@@ -196,8 +196,10 @@ class ALI(Model):
     def sample_scored(self, n: int, rng: ReplicaRNG | None = None
                       ) -> tuple[torch.Tensor, torch.Tensor]:
         """Draws G_x(z) with D's logit at their pair (G_x(z), z): log q(x, z) / p(x, z)."""
-        rng = rng or self.noise
-        z = self.sample_prior(n, rng)
+        return self.score_latent(self.sample_prior(n, rng or self.noise))
+
+    def score_latent(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """G_x(z) and D's logit at the pair (G_x(z), z)."""
         x = self._dec(z, None)
         return x, self.discriminator(torch.cat([networks.flat(x), z], -1))[..., 0]
 

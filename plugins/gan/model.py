@@ -90,5 +90,9 @@ class GAN(Model):
     def score_data(self, x: torch.Tensor, rng: ReplicaRNG | None = None) -> torch.Tensor:
         return self.discriminator(networks.flat(x)).squeeze(-1)
 
+    def score_latent(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.decoder(z)
+        return x, self.score_data(x)
+
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)

@@ -48,8 +48,9 @@ class GANPosthoc(TwoPhaseGAN):
     def sample_scored(self, n: int, rng: ReplicaRNG | None = None
                       ) -> tuple[torch.Tensor, torch.Tensor]:
         """Draws G_x(z) with the joint D's logit at (G_x(z), z), as for ALI."""
-        rng = rng or self.noise
-        z = self.sample_prior(n, rng)
+        return self.score_latent(self.sample_prior(n, rng or self.noise))
+
+    def score_latent(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.decoder(z)
         return x, self.joint_discriminator(torch.cat([networks.flat(x), z], -1)).squeeze(-1)
 
