@@ -55,9 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--toy", default="grid25")
     parser.add_argument("--samplers", nargs="+", default=["drs", "mh"])
     parser.add_argument("--out", type=Path, help="folder for the compares (default: temp)")
-    parser.add_argument("extra", nargs=argparse.REMAINDER, help="after --: compare options")
-    args = parser.parse_args(argv)
-    extra = [a for a in args.extra if a != "--"]
+    argv = sys.argv[1:] if argv is None else argv
+    cut = argv.index("--") if "--" in argv else len(argv)  # after --: `genzoo compare` options
+    args = parser.parse_args(argv[:cut])
+    extra = argv[cut + 1:]
     root = args.out or Path(tempfile.mkdtemp(prefix="genzoo-guided-"))
     raw, raw_wall = _compare(args.models, args.toy, root / "raw", extra)
     runs = {"raw": (raw, raw_wall)}
