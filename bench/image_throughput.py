@@ -15,9 +15,12 @@ Both sides train ALI at batch 100 on the same SVHN-format data: synthetic ``trai
 
 Rounds alternate between the two, so that load on the machine hits both alike; it prints
 images/s per round and the median of the per-round ratios. ``--precision bf16`` adds genzoo
-with bfloat16 autocast (``genzoo train --precision bf16``) as a third column.
+with bfloat16 autocast (``genzoo train --precision bf16``) as a third column, ``tf32`` (CUDA)
+genzoo on TensorFloat-32 units. ``--device cuda`` runs both sides on the GPU (the reference
+then runs as PyTorch's defaults leave it: cuDNN's TF32 on, matmul TF32 off).
 
     .venv/bin/python bench/image_throughput.py [--rounds 3] [--steps 10] [--precision bf16]
+    .venv/bin/python bench/image_throughput.py --device cuda --steps 50 --precision tf32
 """
 
 from __future__ import annotations
@@ -41,8 +44,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 BATCH = 100
 
 
-def reference_step(data: torch.Tensor, seed: int = 0) -> Callable[[], tuple[float, float]]:
-    """One plain eager ALI step on Table 4's networks, drawing batches from ``data`` (uint8)."""
+def reference_step(data: torch.Tensor, seed: int = 0, device: str = "cpu"
+                   ) -> Callable[[], tuple[float, float]]:
+    """One plain eager ALI step on Table 4's networks, drawing batches from ``data`` (uint8,
+    moved to ``device`` with the networks)."""
     from genzoo_plugins.common import image_specs
 
     spec = image_specs.SVHN
@@ -71,7 +76,8 @@ def reference_step(data: torch.Tensor, seed: int = 0) -> Callable[[], tuple[floa
     disc_x, cx = seq(spec.disc_x, 3)
     disc_z, cz = seq(spec.disc_z, spec.z_dim)
     joint, _ = seq(spec.disc_joint, cx + cz, 1)
-    disc = nn.ModuleList([disc_x, disc_z, joint])
+    disc = nn.ModuleList([disc_x, disc_z, joint]).to(device)
+    encoder, decoder, data = encoder.to(device), decoder.to(device), data.to(device)
     betas = (spec.beta1, spec.beta2)
     opt_d = torch.optim.Adam(disc.parameters(), lr=spec.lr, betas=betas)
     opt_g = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=spec.lr,
@@ -81,8 +87,8 @@ def reference_step(data: torch.Tensor, seed: int = 0) -> Callable[[], tuple[floa
         return joint(torch.cat([disc_x(x), disc_z(z[:, :, None, None])], 1)).flatten()
 
     def step() -> tuple[float, float]:
-        x = data[torch.randint(len(data), (BATCH,))].float() / 255.0
-        z = torch.randn(BATCH, spec.z_dim)
+        x = data[torch.randint(len(data), (BATCH,), device=device)].float() / 255.0
+        z = torch.randn(BATCH, spec.z_dim, device=device)
         mu, log_sigma = encoder(x).flatten(1).chunk(2, 1)
         z_hat = mu + log_sigma.exp() * torch.randn_like(mu)
         x_tilde = decoder(z[:, :, None, None])
@@ -101,7 +107,7 @@ def reference_step(data: torch.Tensor, seed: int = 0) -> Callable[[], tuple[floa
     return step
 
 
-def genzoo_trainer(data_dir: Path, precision: str = "fp32"):
+def genzoo_trainer(data_dir: Path, precision: str = "fp32", device: str = "cpu"):
     """genzoo's trainer for ``ali`` on svhn at its default preset (Table 4), no run folder."""
     from genzoo import api
     from genzoo.core import plugins
@@ -110,14 +116,17 @@ def genzoo_trainer(data_dir: Path, precision: str = "fp32"):
     settings = TrainSettings(steps=1, batch_size=BATCH, log_every=100, checkpoint_every=0,
                              precision=precision)
     session = api.start(plugins.registry(), "ali", "svhn", out=None, settings=settings,
-                        device="cpu", data_options={"data_dir": data_dir, "verify": False})
+                        device=device, data_options={"data_dir": data_dir, "verify": False})
     return session.trainer
 
 
-def timed_steps(run: Callable[[int], None], steps: int) -> float:
-    """Images/s of ``run(steps)``."""
+def timed_steps(run: Callable[[int], None], steps: int, device: str = "cpu") -> float:
+    """Images/s of ``run(steps)`` (on a GPU, up to the end of its queued work)."""
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    sync()
     t0 = time.perf_counter()
     run(steps)
+    sync()
     return steps * BATCH / (time.perf_counter() - t0)
 
 
@@ -127,8 +136,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10, help="steps per side and round")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--n", type=int, default=5000, help="synthetic training images")
-    ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
-                    help="bf16: also time genzoo with bfloat16 autocast")
+    ap.add_argument("--precision", choices=("fp32", "tf32", "bf16"), default="fp32",
+                    help="tf32 (CUDA) / bf16: also time genzoo with that precision")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (both sides run there)")
     args = ap.parse_args()
     from synthetic_svhn import write_svhn
 
@@ -137,11 +147,12 @@ def main() -> None:
         os.environ["GENZOO_CACHE"] = str(root / "cache")  # never the user's cache
         write_svhn(root, args.n)
 
-        trainers = {"genzoo": genzoo_trainer(root)}
-        if args.precision == "bf16":
-            trainers["genzoo bf16"] = genzoo_trainer(root, "bf16")
+        trainers = {"genzoo": genzoo_trainer(root, device=args.device)}
+        if args.precision != "fp32":
+            trainers[f"genzoo {args.precision}"] = genzoo_trainer(root, args.precision,
+                                                                  args.device)
         data = trainers["genzoo"].dataset.examples("train")[0]
-        ref = reference_step(torch.as_tensor(np.asarray(data)))
+        ref = reference_step(torch.as_tensor(np.asarray(data)), device=args.device)
 
         def run_ref(n: int) -> None:
             for _ in range(n):
@@ -162,7 +173,7 @@ def main() -> None:
         print("round " + " ".join(f"{k:>12s}" for k in sides) + "   ratio to reference")
         for r in range(args.rounds):
             for k, run in sides.items():
-                rates[k].append(timed_steps(run, args.steps))
+                rates[k].append(timed_steps(run, args.steps, args.device))
             ratios = " ".join(f"{rates[k][-1] / rates['reference'][-1]:.2f}x"
                               for k in sides if k != "reference")
             print(f"{r + 1:5d} " + " ".join(f"{rates[k][-1]:12.1f}" for k in sides) +

@@ -15,7 +15,7 @@ from genzoo.core import plugins
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import DataSpec
 from genzoo.core.rng import ReplicaRNG
-from genzoo.training.trainer import Trainer, TrainSettings
+from genzoo.training.trainer import Numerics, Trainer, TrainSettings
 from genzoo_plugins.common import image_specs
 from genzoo_plugins.common.image_nets import Block, EncoderNet, keep_mask
 from genzoo_plugins.common.image_specs import Layer
@@ -126,13 +126,35 @@ def test_bf16_autocast_trains_images_and_keeps_fp32_state() -> None:
 
 
 def test_precision_is_checked() -> None:
-    with pytest.raises(GenzooError, match="--precision must be one of fp32, bf16"):
+    with pytest.raises(GenzooError, match="--precision must be one of fp32, tf32, bf16"):
         TrainSettings(precision="fp16").validate()
     toy = plugins.registry().dataset("grid25")
     cls = plugins.registry().model("gan")
     model = cls(cls.make_config(toy.spec), toy.spec, [0])
     with pytest.raises(GenzooError, match="bf16 is for image data"):
         Trainer(model, toy, TrainSettings(steps=1, precision="bf16"))
+    with pytest.raises(GenzooError, match="tf32 is for CUDA GPUs"):
+        Trainer(model, toy, TrainSettings(steps=1, precision="tf32"), device="cpu")
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # autocast names a CUDA it does not find
+def test_on_cuda_tf32_is_on_only_under_tf32_and_restored_after() -> None:
+    flags = lambda: (torch.backends.cuda.matmul.allow_tf32,  # noqa: E731
+                     torch.backends.cudnn.allow_tf32)
+    before = flags()
+    try:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        with Numerics("fp32", torch.device("cuda")):
+            assert flags() == (False, False)  # fp32 means fp32, whatever torch's default
+        assert flags() == (True, True)
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        with Numerics("tf32", torch.device("cuda")):
+            assert flags() == (True, True)
+        assert flags() == (False, False)
+        with Numerics("tf32", torch.device("cpu")):
+            assert flags() == (False, False)  # nothing to switch on a CPU
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
 
 
 def test_cli_records_precision_and_resumes_with_it(tmp_path: Path, capsys) -> None:

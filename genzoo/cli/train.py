@@ -78,8 +78,9 @@ def train(
     checkpoint_minutes: Annotated[float, typer.Option(help="Also write one when this many "
                                                            "minutes have passed since the "
                                                            "last (0: off).")] = 5.0,
-    precision: Annotated[str, typer.Option(help="fp32, or bf16: bfloat16 autocast in the "
-                                                "train step, image data only (1.7x fp32's "
+    precision: Annotated[str, typer.Option(help="fp32; tf32: TensorFloat-32 matrix units "
+                                                "(CUDA only); or bf16: bfloat16 autocast in "
+                                                "the train step, image data only (1.7x fp32's "
                                                 "speed for SVHN on an AVX512-BF16 CPU).")] = "fp32",
     data_dir: Annotated[Path | None, typer.Option(help="Where dataset files are.")] = None,
     download: Annotated[bool, typer.Option(help="Fetch missing dataset files (needs a "

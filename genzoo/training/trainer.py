@@ -20,7 +20,7 @@ from genzoo.training import allocator, distributed, tblog
 from genzoo.training.runs import Checkpoint, Run
 from genzoo.training.snapshots import Snapshots, steps_per_epoch
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "tf32", "bf16")
 TOY_POINTS = 1_000  # samples per seed in the TensorBoard scatter at each checkpoint
 
 
@@ -36,9 +36,11 @@ class TrainSettings:
     # image epoch is never lost whole; single-process runs only (ranks would disagree on when)
     checkpoint_minutes: float = 5.0
     keep_checkpoints: int = 2  # older checkpoints are deleted once a newer one is complete
-    # fp32, or bf16: train steps under bfloat16 autocast (convolutions and matrix products in
-    # bfloat16; weights, optimizer state and losses in fp32). Image data only; Table 4's step
-    # ran 1.7x faster than fp32 on a 2-core CPU with AVX512-BF16 (bench/image_throughput.py)
+    # fp32; tf32: on a CUDA GPU, matrix products and convolutions on TensorFloat-32 units
+    # (fp32 keeps them off on CUDA, whatever torch's own default); or bf16: train steps under
+    # bfloat16 autocast (convolutions and matrix products in bfloat16; weights, optimizer state
+    # and losses in fp32), image data only: Table 4's step ran 1.7x faster than fp32 on a
+    # 2-core CPU with AVX512-BF16 (bench/image_throughput.py)
     precision: str = "fp32"
     # TensorBoard event files in RUN/tensorboard (genzoo.training.tblog): scalars, grids, scatters
     tensorboard: bool = True
@@ -69,6 +71,29 @@ def resolve_device(name: str) -> torch.device:
                               f"GPU); use --device cpu or --device auto")
         return torch.device(name)
     raise GenzooError(f"unknown device {name!r}; use auto, cpu or cuda")
+
+
+class Numerics:
+    """The train step's arithmetic, entered around each step: bfloat16 autocast under bf16;
+    on CUDA, TF32 matrix products and convolutions on under tf32 and off otherwise (torch
+    leaves cuDNN's on by default, so "fp32" would not be fp32 on a GPU)."""
+
+    def __init__(self, precision: str, device: torch.device):
+        self.autocast = torch.autocast(device.type, dtype=torch.bfloat16,
+                                       enabled=precision == "bf16")
+        self.tf32 = precision == "tf32" if device.type == "cuda" else None
+        self.saved: tuple[bool, bool] | None = None
+
+    def __enter__(self) -> None:
+        if self.tf32 is not None:
+            self.saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = self.tf32
+        self.autocast.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self.autocast.__exit__(*exc)
+        if self.saved is not None:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = self.saved
 
 
 class Trainer:
@@ -104,6 +129,9 @@ class Trainer:
         if settings.precision == "bf16" and dataset.spec.kind != "image":
             raise GenzooError("--precision bf16 is for image data; the toy networks are too "
                               "small to gain from it and their losses need fp32: drop it")
+        if settings.precision == "tf32" and self.device.type != "cuda":
+            raise GenzooError("--precision tf32 is for CUDA GPUs (TensorFloat-32 units); on "
+                              "this device use fp32 or bf16")
         self.step = 0
         self.seconds = 0.0
         model.to(self.device)
@@ -233,8 +261,7 @@ class Trainer:
         images = (s.batch_size * model.replicas * world
                   if self.dataset.spec.kind == "image" else 0)
         bar = _ProgressBar(s.steps, self.step, images) if self.progress else None
-        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16,
-                                  enabled=s.precision == "bf16")
+        autocast = Numerics(s.precision, self.device)
         # image runs: sample and reconstruction grids each epoch and at the end
         shots = Snapshots.for_run(model, self.dataset,
                                   self.run.path if self.run is not None else None,
