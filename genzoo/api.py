@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -14,7 +15,7 @@ import torch
 import genzoo
 from genzoo.core import config as config_lib
 from genzoo.core import sampling
-from genzoo.core.errors import GenzooError
+from genzoo.core.errors import GenzooError, PluginError
 from genzoo.core.model import Model
 from genzoo.core.registry import Registry
 from genzoo.data.base import Dataset
@@ -180,7 +181,7 @@ def evaluate(registry: Registry, session: Session, metrics: Sequence[str], *,
             if sampler != "raw":
                 model.acceptance.proposed.zero_()
                 model.acceptance.accepted.zero_()
-            res = ev.evaluate(model, session.dataset, seed=seed, out_dir=out_dir)
+            res = _run_evaluator(registry, ev, model, session, seed, out_dir)
             if sampler != "raw" and int(model.acceptance.proposed.sum()):
                 res.metrics["acceptance_rate"] = model.acceptance.rate()
             results[ev.name] = res
@@ -208,13 +209,45 @@ def evaluate(registry: Registry, session: Session, metrics: Sequence[str], *,
     return results
 
 
+def _run_evaluator(registry: Registry, ev: Any, model: Any, session: Session, seed: int,
+                   out_dir: Path | None) -> EvalResult:
+    """``ev.evaluate``, with what it returns checked: an exception raised in its code, or a
+    result of the wrong form, is one line naming the evaluator and the plugin that owns it."""
+    whose = f"evaluator {ev.name!r} of {registry.whose('evaluators', ev.name)}"
+    try:
+        res = ev.evaluate(model, session.dataset, seed=seed, out_dir=out_dir)
+    except GenzooError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"{whose} failed in evaluate(): {type(exc).__name__}: {exc} "
+                          f"(--debug shows the traceback; report it to the plugin's "
+                          f"authors)") from exc
+    if not isinstance(res, EvalResult):
+        raise PluginError(f"{whose} returned {type(res).__name__} from evaluate(), not an "
+                          f"EvalResult")
+    for key, values in res.metrics.items():
+        if not isinstance(values, (list, tuple)) or len(values) != model.replicas or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise PluginError(f"{whose} returned metric {key!r} as {values!r:.80}; expected a "
+                              f"list of {model.replicas} numbers, one per seed")
+    return res
+
+
 def summarize(metrics: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
-    """Per-seed values -> {"mean", "std", "values"} (population std over seeds)."""
+    """Per-seed values -> {"mean", "std", "values"} (population std over seeds). A value that
+    is not finite (an evaluator's NaN or infinity) is null in JSON, the mean and std are null,
+    and "not_finite" says how many of the seeds gave one."""
     out = {}
     for key, values in metrics.items():
-        t = torch.tensor(values, dtype=torch.float64)
-        out[key] = {"mean": float(t.mean()), "std": float(t.std(correction=0)),
-                    "values": [float(v) for v in values]}
+        finite = [math.isfinite(v) for v in values]
+        if all(finite):
+            t = torch.tensor(values, dtype=torch.float64)
+            out[key] = {"mean": float(t.mean()), "std": float(t.std(correction=0)),
+                        "values": [float(v) for v in values]}
+        else:
+            out[key] = {"mean": None, "std": None, "not_finite": finite.count(False),
+                        "values": [float(v) if ok else None for v, ok in zip(values, finite,
+                                                                             strict=True)]}
     return out
 
 

@@ -108,20 +108,6 @@ def parse_sets(items: Sequence[str], registry: Registry,
     return out
 
 
-def _clean(value: float) -> float | None:
-    """JSON has no NaN or infinity: a diverged seed's value becomes null."""
-    return value if math.isfinite(value) else None
-
-
-def summarize(values: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
-    """Per-seed values -> {"mean", "std", "values"} (population std), JSON-safe."""
-    out = {}
-    for key, summary in api.summarize(values).items():
-        out[key] = {"mean": _clean(summary["mean"]), "std": _clean(summary["std"]),
-                    "values": [_clean(v) for v in summary["values"]]}
-    return out
-
-
 Progress = Callable[[str], None]
 
 
@@ -370,13 +356,13 @@ def _merge(registry: Registry, settings: CompareSettings, dataset: Dataset,
         # run sits under "run" so it never reads as a metric
         seconds = max(d["seconds"] for d in parts)
         sizes = [len(d["seeds"]) for d in parts]
-        results["models"][name] = {**summarize(concat_blocks([d["values"] for d in parts],
+        results["models"][name] = {**api.summarize(concat_blocks([d["values"] for d in parts],
                                                              sizes)),
                                    "seconds": seconds, "run": {**run, "sampler": "raw"}}
         guided = [d["guided"] for d in parts if d["guided"] is not None]
         if guided:  # every block or none: whether a model can be guided is its class's
             results["models"][f"{name}+{settings.sampler}"] = {
-                **summarize(concat_blocks([g[0] for g in guided], sizes)), "seconds": seconds,
+                **api.summarize(concat_blocks([g[0] for g in guided], sizes)), "seconds": seconds,
                 "run": {**run, **_merge_info([g[1] for g in guided]),
                         "sampler": settings.sampler, "raw_model": name}}
         figures[name] = next(d["figure"] for d in parts if d["figure"] is not None)

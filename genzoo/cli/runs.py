@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -69,8 +70,11 @@ def sample(
             raise GenzooError(f"--replica must be in 0..{model.replicas - 1}")
         from genzoo.training import allocator
 
-        allocator.check_fits(4 * n * model.replicas * math.prod(session.dataset.spec.x_shape),
-                             f"-n {n}", "ask for fewer samples")
+        numel = math.prod(session.dataset.spec.x_shape)
+        if output.suffix.lower() == ".png":  # a figure of all n: they are held at once
+            allocator.check_fits(4 * n * numel, f"-n {n}", "ask for fewer samples")
+        else:  # written chunk by chunk: only the disk bounds n
+            _check_disk(output, 4 * n * numel, f"-n {n}")
         import torch
 
         from genzoo.core.rng import ReplicaRNG
@@ -117,14 +121,75 @@ def sample(
             _require_condition(cond, "labels", "--label")
             if not 0 <= label < session.dataset.spec.num_classes:
                 raise GenzooError(f"--label must be in 0..{session.dataset.spec.num_classes - 1}")
-            y = torch.full((n,), label, dtype=torch.int64)
-        with torch.no_grad():
-            x = (model.sample(n, rng) if y is None
-                 else model.sample(n, rng, y=y))[replica].cpu()
-        plots.save_samples(x, output, session.dataset)
+            y = torch.tensor([label], dtype=torch.int64).expand(n)  # a view: no n-sized copy
+        chunks = _sample_chunks(model, n, rng, y, replica, session.dataset.spec.x_shape,
+                                plugins.registry())
+        if output.suffix.lower() == ".npy":
+            _save_npy_chunks(chunks, output, (n, *session.dataset.spec.x_shape))
+        else:
+            plots.save_samples(torch.cat(list(chunks)), output, session.dataset)
         rate = (f" ({sampler}: {100 * model.acceptance.rate()[replica]:.1f}% of proposals "
                 f"accepted)" if sampler != "raw" else "")
         console.print(f"wrote {n} samples to [bold]{output}[/bold]{rate}")
+
+
+SAMPLE_CHUNK = 10_000  # samples per model call: memory stays bounded whatever -n is
+
+
+def _sample_chunks(model: Any, n: int, rng: Any, y: Any, replica: int,
+                   x_shape: Sequence[int], registry: Any) -> Iterator[Any]:
+    """Replica ``replica``'s samples, SAMPLE_CHUNK at a time, each checked against the data's
+    shape (a model returning another is named with its plugin)."""
+    import torch
+
+    for start in range(0, n, SAMPLE_CHUNK):
+        m = min(SAMPLE_CHUNK, n - start)
+        with torch.no_grad():
+            x = (model.sample(m, rng) if y is None
+                 else model.sample(m, rng, y=y[start : start + m]))
+        want = (model.replicas, m, *x_shape)
+        if tuple(x.shape) != want:
+            raise GenzooError(f"model {model.name!r} of {registry.whose('models', model.name)} "
+                              f"returned samples of shape {tuple(x.shape)} from sample({m}); "
+                              f"expected {want} (replicas, n, *the data's shape)")
+        yield x[replica].cpu()
+
+
+def _check_disk(output: Path, need: int, what: str) -> None:
+    import shutil
+
+    folder = output.resolve().parent
+    while not folder.exists():
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if need > free:
+        raise GenzooError(f"{what} writes {need / 2**30:.1f} GiB to {output}, more than the "
+                          f"{free / 2**30:.1f} GiB free there; ask for fewer samples")
+
+
+def _save_npy_chunks(chunks: Iterator[Any], output: Path, shape: tuple[int, ...]) -> None:
+    """An .npy of ``shape`` filled chunk by chunk through a memory map, renamed into place
+    when complete (an interrupted write leaves no partial file behind)."""
+    import os
+    import tempfile
+
+    import numpy as np
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
+        at = 0
+        for x in chunks:
+            array[at : at + len(x)] = x.float().numpy()
+            at += len(x)
+        array.flush()
+        del array
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _require_condition(condition: str, needed: str, option: str) -> None:
@@ -180,7 +245,12 @@ def evaluate(
             table.add_column(col)
         for ev_name, res in results.items():
             for key, summary in api.summarize(res.metrics).items():
-                table.add_row(ev_name, key, f"{summary['mean']:.4g}", f"{summary['std']:.3g}")
+                if summary["mean"] is None:
+                    table.add_row(ev_name, key, f"not finite ({summary['not_finite']} of "
+                                  f"{len(summary['values'])} seeds)", "–")
+                else:
+                    table.add_row(ev_name, key, f"{summary['mean']:.4g}",
+                                  f"{summary['std']:.3g}")
         console.print(table)
         console.print(f"results written to [bold]{session.run.path / 'results.json'}[/bold]")
 

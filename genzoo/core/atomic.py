@@ -40,7 +40,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+    # allow_nan=False: NaN and Infinity are not JSON; a caller writes null for them
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, allow_nan=False)
+                              + "\n").encode())
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -160,6 +160,14 @@ class Registry:
     def evaluator(self, name: str) -> type[Evaluator]:
         return self.evaluators.get(name).obj
 
+    def whose(self, kind: str, name: str) -> str:
+        """Who registered ``kind`` (models, datasets, evaluators) ``name``, for a message:
+        "plugin 'wae' (genzoo-wae 0.2.0)"."""
+        owner = getattr(self, kind).get(name).owner
+        info = self.plugins.get(owner)
+        where = f" ({info.distribution} {info.version})" if info is not None else ""
+        return f"plugin {owner!r}{where}"
+
     def as_dict(self) -> dict[str, Any]:
         def rows(reg: _NamedRegistry[Any]) -> list[dict[str, str]]:
             return [{"name": e.name, "plugin": e.owner, "description": e.description}
