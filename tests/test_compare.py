@@ -182,10 +182,11 @@ def test_set_targets_one_model_or_every_model_with_the_field(registry):
 
 
 def test_a_diverged_seed_is_null_in_results_json() -> None:
-    from genzoo.compare import summarize
+    from genzoo.api import summarize
 
     summary = summarize({"modes": [3.0, math.nan]})["modes"]
     assert summary["values"] == [3.0, None] and summary["mean"] is None
+    assert summary["not_finite"] == 1
     json.dumps(summary, allow_nan=False)  # strict JSON
 
 

@@ -323,7 +323,17 @@ class ArtifactsWithoutDir(MeanDistance):
         return result
 
 
+@dataclass
+class RequiredOption:
+    n: int  # no default: a user who gives no --eval-option could not run it
+
+
+class OptionWithoutDefault(MeanDistance):
+    Options = RequiredOption
+
+
 @pytest.mark.parametrize(("evaluator_cls", "words"), [
+    (OptionWithoutDefault, "Options fields without a default: n"),
     (Undeclared, "does not declare"),
     (OneValue, "one value per replica"),
     (TensorValues, "real numbers"),

@@ -111,7 +111,8 @@ def test_refuses_models_without_an_encoder_toy_data_and_bad_options(data):
     toy = grid25()
     assert "scores image datasets" in Interpolation().missing(
         Identity(NoConfig(), toy.spec, [0]), toy)
-    with pytest.raises(GenzooError, match="steps >= 2"):
+    with pytest.raises(GenzooError, match=r"interpolation: option steps=1 is not valid; "
+                                          r"it takes an integer in 2\.\.10000000"):
         Interpolation(steps=1).evaluate(Identity(NoConfig(), data.spec, [0]), data)
 
 

@@ -7,6 +7,7 @@ import json
 import math
 import types
 import typing
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from genzoo.core.errors import GenzooError
@@ -123,6 +124,79 @@ def check_value(key: str, value: Any, minimum: float | None = None,
         raise GenzooError(f"setting {key}={value} must be at least {minimum}")
     if below is not None and value >= below:
         raise GenzooError(f"setting {key}={value} must be below {below}")
+
+
+def parse_options(options_cls: type[C], owner: str, raw: Mapping[str, Any]) -> C:
+    """``options_cls`` (a dataclass of typed, defaulted fields) from ``raw``, the options a
+    user gave (strings from ``--eval-option KEY=VALUE``, or values from a TOML file or a
+    program); keys it has no field for belong to someone else and are skipped. A value of the
+    wrong type or out of its ``bounded`` range is one line naming ``owner``, the option and
+    what it takes."""
+    types_ = field_types(options_cls)
+    meta = {f.name: f.metadata for f in dataclasses.fields(options_cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in types_:
+            continue
+        tp = types_[key]
+        takes = _takes(tp, meta[key])
+        try:
+            typed = _coerce(key, value, tp) if isinstance(value, str) else _typed(value, tp)
+            check_value(key, typed, **{k: v for k, v in meta[key].items()
+                                       if k in ("minimum", "below")})
+        except (GenzooError, ValueError, TypeError):
+            raise GenzooError(f"{owner}: option {key}={value!r} is not valid; it takes "
+                              f"{takes}") from None
+        values[key] = typed
+    return options_cls(**values)
+
+
+def _typed(value: Any, tp: Any) -> Any:
+    """A non-string value as type ``tp``; ValueError when it is not one."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _typed(value, arg)
+            except ValueError:
+                continue
+        raise ValueError(value)
+    if origin is typing.Literal:
+        if value in args:
+            return value
+        raise ValueError(value)
+    if tp is bool and isinstance(value, bool):
+        return value
+    if tp is int and isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and float(value).is_integer():
+        return int(value)
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if tp is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(value)
+
+
+def _takes(tp: Any, meta: Mapping[str, Any]) -> str:
+    """What a field takes, for a message: "an integer >= 2", "true or false", ..."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Literal:
+        return "one of " + ", ".join(str(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return " or ".join([_takes(a, meta) for a in inner] + ["none"] * (len(inner) < len(args)))
+    name = {bool: "true or false", int: "an integer", float: "a number", str: "text"}.get(
+        tp, str(tp))
+    low, below = meta.get("minimum"), meta.get("below")
+    if tp is int and low is not None and below is not None:
+        return f"{name} in {low}..{below - 1}"
+    if low is not None:
+        name += f" >= {low:g}"
+    if below is not None:
+        name += f" below {below:g}"
+    return name
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from genzoo.core import config as config_lib
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import Model, UndeclaredPrior, can_phrase
 from genzoo.core.rng import STREAMS, ReplicaRNG
@@ -25,6 +27,16 @@ class EvalResult:
     artifacts: dict[str, str] = field(default_factory=dict)  # artifact name -> file path
 
 
+MAX_COUNT = 10_000_000  # the most samples, examples or pairs any count option may ask for
+
+
+def count(default: int, minimum: int = 1) -> Any:
+    """An ``Options`` field counting samples, examples or pairs: an integer in
+    ``minimum..MAX_COUNT``, so that no option value makes an evaluator's memory grow without
+    end."""
+    return config_lib.bounded(default, minimum=minimum, below=MAX_COUNT + 1)
+
+
 class Evaluator:
     """Subclasses set ``name``, ``requires`` and ``metrics`` and implement ``evaluate``."""
 
@@ -36,10 +48,25 @@ class Evaluator:
     # exactly it measures (report.html); a metric without either is shown by its bare name
     labels: ClassVar[dict[str, str]] = {}
     protocols: ClassVar[dict[str, str]] = {}
+    # the options it reads (``--eval-option KEY=VALUE``): a dataclass of typed fields with
+    # defaults (``genzoo.core.config.bounded`` for ranges), parsed into ``self.opts`` by the
+    # same coercion as model settings; a bad value is one line naming the evaluator
+    Options: ClassVar[type | None] = None
+    # for an evaluator without ``Options``: the keys it reads from ``self.options`` (None:
+    # undeclared, which lets any key through unchecked)
     options_accepted: ClassVar[frozenset[str] | None] = None
 
     def __init__(self, **options: Any):
         self.options = options
+        self.opts: Any = (config_lib.parse_options(self.Options, self.name, options)
+                          if self.Options is not None else None)
+
+    @classmethod
+    def option_keys(cls) -> frozenset[str] | None:
+        """The option keys it reads (None: undeclared)."""
+        if cls.Options is not None:
+            return frozenset(f.name for f in dataclasses.fields(cls.Options))
+        return cls.options_accepted
 
     def applies_to(self, dataset: Dataset) -> str | None:
         """None if this evaluator can score models on ``dataset``, else the reason why not."""
@@ -69,7 +96,10 @@ def check_options(evaluators: Sequence[type[Evaluator] | Evaluator], options: Ma
     """Refuse an option key none of ``evaluators`` (nor ``also``, e.g. the samplers' keys)
     reads: a misspelt ``--eval-option fid_sample=500`` would otherwise be silently ignored.
     Unchecked when any evaluator does not declare ``options_accepted``."""
-    declared = [ev.options_accepted for ev in evaluators]
+    for ev in evaluators:  # typed options: a value of the wrong type is refused here
+        if ev.Options is not None:
+            config_lib.parse_options(ev.Options, ev.name, options)
+    declared = [ev.option_keys() for ev in evaluators]
     if any(keys is None for keys in declared):
         return
     known = set(also).union(*declared)

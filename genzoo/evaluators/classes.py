@@ -23,6 +23,7 @@ draws of each replica. A dataset without class labels is refused with one line s
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -32,7 +33,7 @@ from genzoo.core.model import Model
 from genzoo.data.base import Dataset
 from genzoo.data.images import ImageDataset, to_float
 from genzoo.evaluators import label_classifier
-from genzoo.evaluators.base import EvalResult, Evaluator, eval_rng
+from genzoo.evaluators.base import EvalResult, Evaluator, count, eval_rng
 from genzoo.evaluators.reconstruction import (
     HELDOUT_IMAGES,
     checked_output,
@@ -42,6 +43,17 @@ from genzoo.evaluators.reconstruction import (
 
 SAMPLES = 1_000
 CHUNK = 250
+
+
+@dataclass
+class AgreementOptions:
+    heldout: int = count(HELDOUT_IMAGES)  # test images reconstructed
+    chunk: int = count(CHUNK)  # images per replica per forward pass
+
+
+@dataclass
+class ScoreOptions(AgreementOptions):
+    samples: int = count(SAMPLES)  # samples classified per replica
 
 
 def labels_reason(dataset: Dataset, evaluator: str) -> str | None:
@@ -96,7 +108,7 @@ class ClassAgreement(_ClassEvaluator):
     """Whether reconstructions of held-out images keep their class."""
 
     name = "class-agreement"
-    options_accepted = frozenset({"heldout", "chunk"})
+    Options = AgreementOptions
     requires = frozenset({"reconstruct"})
     metrics = ("class_agreement", "classifier_accuracy")
 
@@ -106,11 +118,11 @@ class ClassAgreement(_ClassEvaluator):
         self.check(model, dataset)
         assert isinstance(dataset, ImageDataset)
         clf = self._classifier(dataset)
-        x, y = labelled_heldout(dataset, int(self.options.get("heldout", HELDOUT_IMAGES)),
+        x, y = labelled_heldout(dataset, self.opts.heldout,
                                 seed)
         with torch.no_grad():
             x_rec = reconstruct_images(model, x, eval_rng(model, seed),
-                                       int(self.options.get("chunk", CHUNK)))
+                                       self.opts.chunk)
         predicted = torch.stack([clf.predict(r) for r in x_rec])
         scores = agreement(predicted, y)
         return EvalResult({"class_agreement": scores.tolist(),
@@ -121,7 +133,7 @@ class ClassifierScore(_ClassEvaluator):
     """ALICE's classifier-based inception score and the class histogram of samples."""
 
     name = "icp"
-    options_accepted = frozenset({"samples", "chunk", "heldout"})
+    Options = ScoreOptions
     requires = frozenset({"sample"})
     metrics = ("icp", "icp_real", "class_share_min", "class_share_max",
                "classifier_accuracy")
@@ -135,10 +147,8 @@ class ClassifierScore(_ClassEvaluator):
         assert isinstance(dataset, ImageDataset)
         clf = self._classifier(dataset)
         k = dataset.spec.num_classes
-        n = int(self.options.get("samples", SAMPLES))
-        if n < 1:
-            raise GenzooError(f"icp needs samples >= 1, got {n}")
-        chunk = int(self.options.get("chunk", CHUNK))
+        n = self.opts.samples
+        chunk = self.opts.chunk
         rng = eval_rng(model, seed)  # the draws FID scores too
         parts = []
         with torch.no_grad():
@@ -148,7 +158,7 @@ class ClassifierScore(_ClassEvaluator):
                                                          *dataset.spec.x_shape), "sample"))
         samples = torch.cat(parts, 1)
         probs = [clf.probabilities(s) for s in samples]
-        real_x, _ = labelled_heldout(dataset, int(self.options.get("heldout", HELDOUT_IMAGES)),
+        real_x, _ = labelled_heldout(dataset, self.opts.heldout,
                                      seed)
         real_probs = clf.probabilities(real_x)
         shares = [class_shares(p.argmax(1), k) for p in probs]

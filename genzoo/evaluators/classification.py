@@ -7,6 +7,7 @@ order; any other labelled dataset scores ``heldout`` (default 2,000) test draws 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -14,17 +15,22 @@ import torch
 from genzoo.core.model import Model
 from genzoo.data.base import Dataset
 from genzoo.data.images import ImageDataset
-from genzoo.evaluators.base import EvalResult, Evaluator, eval_rng, heldout
+from genzoo.evaluators.base import EvalResult, Evaluator, count, eval_rng, heldout
 
 HELDOUT = 2_000
 BATCH = 500  # test images per forward pass
+
+
+@dataclass
+class ClassificationOptions:
+    heldout: int = count(HELDOUT)  # test images scored
 
 
 class Classification(Evaluator):
     """Test error of the model's classifier (classify capability) on a labelled dataset."""
 
     name = "classification"
-    options_accepted = frozenset({"heldout"})
+    Options = ClassificationOptions
     requires = frozenset({"classify"})
     metrics = ("test_error",)
 
@@ -55,6 +61,6 @@ class Classification(Evaluator):
                        y.unsqueeze(0).expand(r, *y.shape))
             return
         x, y = heldout(dataset, eval_rng(model, seed, "heldout"),
-                       int(self.options.get("heldout", HELDOUT)))
+                       self.opts.heldout)
         assert y is not None
         yield x, y

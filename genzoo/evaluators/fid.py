@@ -18,33 +18,33 @@ one evaluation embed the same samples once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from genzoo.core.errors import GenzooError
 from genzoo.core.model import Model
 from genzoo.data.base import Dataset
-from genzoo.evaluators.base import EvalResult, Evaluator, eval_rng
+from genzoo.evaluators import frechet as frechet_defaults
+from genzoo.evaluators.base import EvalResult, Evaluator, count, eval_rng
 
 DEFAULT_SAMPLES = 10_000
 DEFAULT_REFERENCE = 10_000
 
 
-def _positive(options: dict[str, Any], name: str, default: int, minimum: int = 1) -> int:
-    value = options.get(name, default)
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = minimum - 1
-    if number < minimum:
-        raise GenzooError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return number
+@dataclass
+class InceptionOptions:
+    fid_samples: int = count(DEFAULT_SAMPLES, minimum=2)  # samples per replica
+    fid_reference: int = count(DEFAULT_REFERENCE, minimum=0)  # real images; 0: the split
+    fid_batch_size: int = count(frechet_defaults.DEFAULT_BATCH)  # images per Inception pass
+    fid_split: str = "train"  # the real images' split
+    fid_weights: str | None = None  # an Inception weights file (default: see the guide)
+    kid_subsets: int = count(frechet_defaults.KID_SUBSETS)
+    kid_subset_size: int = count(frechet_defaults.KID_SUBSET_SIZE, minimum=2)
 
 
 class _InceptionEvaluator(Evaluator):
     requires = frozenset({"sample"})
-    options_accepted = frozenset({"fid_samples", "fid_reference", "fid_batch_size", "fid_split",
-                                  "fid_weights", "kid_subsets", "kid_subset_size"})
+    Options = InceptionOptions
 
     def applies_to(self, dataset: Dataset) -> str | None:
         spec = dataset.spec
@@ -60,12 +60,9 @@ class _InceptionEvaluator(Evaluator):
         """(reference statistics, generated statistics per replica)."""
         from genzoo.evaluators import frechet as fid
 
-        o = self.options
-        n = _positive(o, "fid_samples", DEFAULT_SAMPLES, minimum=2)
-        reference = _positive(o, "fid_reference", DEFAULT_REFERENCE, minimum=0)
-        batch = _positive(o, "fid_batch_size", fid.DEFAULT_BATCH)
-        split = str(o.get("fid_split", "train"))
-        net = fid.extractor(o.get("fid_weights"), device=model.device, batch_size=batch)
+        o = self.opts
+        n, reference, split = o.fid_samples, o.fid_reference, o.fid_split
+        net = fid.extractor(o.fid_weights, device=model.device, batch_size=o.fid_batch_size)
         real = fid.image_stats([fid.dataset_images(dataset, split, reference or None)], net,
                                label=f"{dataset.spec.name} {split} images")
         generated = fid.sample_features(model, n, eval_rng(model, seed), net, key=seed)
@@ -98,8 +95,7 @@ class KID(_InceptionEvaluator):
         from genzoo.evaluators import frechet as fid
 
         self.check(model, dataset)
-        subsets = _positive(self.options, "kid_subsets", fid.KID_SUBSETS)
-        size = _positive(self.options, "kid_subset_size", fid.KID_SUBSET_SIZE, minimum=2)
+        subsets, size = self.opts.kid_subsets, self.opts.kid_subset_size
         real, generated = self._stats(model, dataset, seed)
         return EvalResult({"kid": [fid.kid(g, real, subsets=subsets, subset_size=size)[0]
                                    for g in generated]})

@@ -21,19 +21,29 @@ which training never draws from.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from genzoo.core.config import bounded
 from genzoo.core.model import Model
 from genzoo.core.rng import ReplicaRNG
 from genzoo.data.base import Dataset
-from genzoo.evaluators.base import EvalResult, Evaluator, eval_rng, heldout, prior_draws
+from genzoo.evaluators.base import EvalResult, Evaluator, count, eval_rng, heldout, prior_draws
 from genzoo.evaluators.mode_coverage import HQ_THRESHOLD, mixture_reason
 
 HELDOUT_POINTS = 10_000
 LATENT_POINTS = 1_000
 CHUNK = 2_500
+
+
+@dataclass
+class InferenceOptions:
+    heldout: int = count(HELDOUT_POINTS)  # held-out points encoded and reconstructed
+    latent_points: int = count(LATENT_POINTS)  # of them, compared with p(z)
+    threshold: float = bounded(HQ_THRESHOLD, minimum=0)  # "near a mode", in units of σ
+    chunk: int = count(CHUNK)  # points per replica per forward pass
 
 
 def energy_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -74,7 +84,7 @@ class InferenceQuality(Evaluator):
     """Encoder quality: q(z) against p(z), reconstruction error and mode accuracy."""
 
     name = "inference"
-    options_accepted = frozenset({"heldout", "latent_points", "threshold", "chunk"})
+    Options = InferenceOptions
     requires = frozenset({"encode"})
     metrics = ("latent_match", "reconstruction_error", "reconstruction_mode_accuracy")
     labels = {
@@ -93,10 +103,10 @@ class InferenceQuality(Evaluator):
         self.check(model, dataset)
         mix = dataset.mixture()
         assert mix is not None
-        n = int(self.options.get("heldout", HELDOUT_POINTS))
-        n_latent = min(n, int(self.options.get("latent_points", LATENT_POINTS)))
-        threshold = float(self.options.get("threshold", HQ_THRESHOLD))
-        chunk = int(self.options.get("chunk", CHUNK))
+        n = self.opts.heldout
+        n_latent = min(n, self.opts.latent_points)
+        threshold = self.opts.threshold
+        chunk = self.opts.chunk
         x, component = heldout(dataset, eval_rng(model, seed, "heldout"), n)
         rng = eval_rng(model, seed)
         with torch.no_grad():

@@ -24,6 +24,7 @@ the first column, x2 in the last, the ``steps`` decodes in between.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -32,13 +33,20 @@ from genzoo.core.errors import GenzooError
 from genzoo.core.model import Model
 from genzoo.core.rng import ReplicaRNG
 from genzoo.data.base import Dataset
-from genzoo.evaluators.base import EvalResult, Evaluator, eval_rng
+from genzoo.evaluators.base import EvalResult, Evaluator, count, eval_rng
 from genzoo.evaluators.reconstruction import checked_output, heldout_images, image_reason
 from genzoo.figures.grids import save_png, tile
 
 PAIRS = 10
 STEPS = 10
 CHUNK = 250  # latent points per replica per decode
+
+
+@dataclass
+class InterpolationOptions:
+    pairs: int = count(PAIRS)  # pairs of test images interpolated
+    steps: int = count(STEPS, minimum=2)  # points along each path, ends included
+    chunk: int = count(CHUNK)  # latent points per replica per decode
 
 
 def interpolate(z1: torch.Tensor, z2: torch.Tensor, steps: int) -> torch.Tensor:
@@ -96,7 +104,7 @@ class Interpolation(Evaluator):
     well the ends reconstruct and how evenly the path moves."""
 
     name = "interpolation"
-    options_accepted = frozenset({"pairs", "steps", "chunk"})
+    Options = InterpolationOptions
     requires = frozenset({"encode"})  # encode comes with decode (the Model rules)
     metrics = ("interpolation_endpoint_mse", "interpolation_largest_step")
     labels = {
@@ -121,12 +129,7 @@ class Interpolation(Evaluator):
         """Options: ``pairs`` (10 rows), ``steps`` (10 decodes a row, ends included) and
         ``chunk`` (250 latent points per decode)."""
         self.check(model, dataset)
-        pairs = int(self.options.get("pairs", PAIRS))
-        steps = int(self.options.get("steps", STEPS))
-        chunk = int(self.options.get("chunk", CHUNK))
-        if pairs < 1 or steps < 2:
-            raise GenzooError(f"interpolation needs pairs >= 1 and steps >= 2, got pairs="
-                              f"{pairs}, steps={steps}")
+        pairs, steps, chunk = self.opts.pairs, self.opts.steps, self.opts.chunk  # in range
         # a different selection than reconstruction's first images: seed + 1
         x = heldout_images(dataset, 2 * pairs, seed + 1)
         pairs = len(x) // 2

@@ -20,17 +20,27 @@ model) sit on no mode and are never high quality.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from genzoo.core.config import bounded
 from genzoo.core.model import Model
 from genzoo.data.base import Dataset
-from genzoo.evaluators.base import EvalResult, Evaluator, eval_rng
+from genzoo.evaluators.base import EvalResult, Evaluator, count, eval_rng
 
 PAPER_SAMPLES = 10_000
 PACGAN_SAMPLES = 2_500
 HQ_THRESHOLD = 3.0  # in units of σ
+
+
+@dataclass
+class ModeCoverageOptions:
+    samples: int = count(PACGAN_SAMPLES)  # per replica, PacGAN's protocol
+    samples_paper: int = count(PAPER_SAMPLES)  # per replica, the ALI paper's protocol
+    threshold: float = bounded(HQ_THRESHOLD, minimum=0)  # "high quality" within this many σ
+    chunk: int = count(PACGAN_SAMPLES)  # samples per replica per model call
 
 
 def nearest_mode(x: torch.Tensor, means: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -103,7 +113,7 @@ class ModeCoverage(Evaluator):
     """Modes covered, high-quality fraction and reverse KL (ALI paper and PacGAN protocols)."""
 
     name = "mode-coverage"
-    options_accepted = frozenset({"samples", "samples_paper", "threshold", "chunk"})
+    Options = ModeCoverageOptions
     requires = frozenset({"sample"})
     metrics = ("modes_paper", "dropped_modes_paper", "modes", "high_quality", "reverse_kl")
     labels = {
@@ -125,10 +135,10 @@ class ModeCoverage(Evaluator):
         self.check(model, dataset)
         mix = dataset.mixture()
         assert mix is not None
-        n_paper = int(self.options.get("samples_paper", PAPER_SAMPLES))
-        n_pacgan = int(self.options.get("samples", PACGAN_SAMPLES))
-        threshold = float(self.options.get("threshold", HQ_THRESHOLD))
-        chunk = int(self.options.get("chunk", PACGAN_SAMPLES))
+        n_paper = self.opts.samples_paper
+        n_pacgan = self.opts.samples
+        threshold = self.opts.threshold
+        chunk = self.opts.chunk
         with torch.no_grad():
             x = sample_in_chunks(model, max(n_paper, n_pacgan), eval_rng(model, seed), chunk)
         scores = {**paper_protocol(x[:, :n_paper], mix.means),

@@ -21,6 +21,7 @@ The toy mixtures have their own encoder evaluator, ``inference``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -30,7 +31,7 @@ from genzoo.core.model import Model
 from genzoo.core.rng import ReplicaRNG
 from genzoo.data.base import Dataset
 from genzoo.data.images import ImageDataset, to_float
-from genzoo.evaluators.base import EvalResult, Evaluator, eval_rng
+from genzoo.evaluators.base import EvalResult, Evaluator, count, eval_rng
 from genzoo.figures.grids import save_reconstructions
 
 HELDOUT_IMAGES = 1_000
@@ -38,6 +39,13 @@ GRID_PAIRS = 50
 PAIRS_PER_ROW = 10
 CHUNK = 250  # images per replica per forward pass
 SELECTION_SEED = 20_160_602  # fixes which test images are scored (the ALI paper's arXiv date)
+
+
+@dataclass
+class ReconstructionOptions:
+    heldout: int = count(HELDOUT_IMAGES)  # test images reconstructed
+    grid_pairs: int = count(GRID_PAIRS, minimum=0)  # pairs in the saved grid
+    chunk: int = count(CHUNK)  # images per replica per forward pass
 
 
 def image_reason(dataset: Dataset, evaluator: str) -> str | None:
@@ -121,7 +129,7 @@ class Reconstruction(Evaluator):
     grid of them in the paper's layout."""
 
     name = "reconstruction"
-    options_accepted = frozenset({"heldout", "grid_pairs", "chunk"})
+    Options = ReconstructionOptions
     requires = frozenset({"reconstruct"})
     metrics = ("reconstruction_mse", "reconstruction_normalized")
     labels = {
@@ -145,9 +153,9 @@ class Reconstruction(Evaluator):
         """Options: ``heldout`` (1,000 test images), ``grid_pairs`` (50 in the PNG) and
         ``chunk`` (250 images per forward pass)."""
         self.check(model, dataset)
-        n = int(self.options.get("heldout", HELDOUT_IMAGES))
-        grid_pairs = int(self.options.get("grid_pairs", GRID_PAIRS))
-        chunk = int(self.options.get("chunk", CHUNK))
+        n = self.opts.heldout
+        grid_pairs = self.opts.grid_pairs
+        chunk = self.opts.chunk
         x = heldout_images(dataset, n, seed)
         if len(x) < 2:
             raise GenzooError(f"reconstruction needs at least 2 test images; "

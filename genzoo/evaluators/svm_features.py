@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -48,7 +48,7 @@ from genzoo.core.errors import GenzooError
 from genzoo.core.model import Model
 from genzoo.data.base import Dataset
 from genzoo.data.images import ImageDataset, holdout_by_class, to_float
-from genzoo.evaluators.base import EvalResult, Evaluator
+from genzoo.evaluators.base import EvalResult, Evaluator, count
 from genzoo.evaluators.linear_svm import c_grid, decision_weights, fit_ovr, predict
 
 LABELS = 1_000
@@ -331,22 +331,21 @@ def pixel_protocol(dataset: ImageDataset, **options: Any) -> ProtocolResult:
     return run_protocol(dataset, pixel_features, **options)[0]
 
 
-def _flag(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise GenzooError(f"svm-features: balanced={value!r}; use true or false")
+@dataclass
+class SVMOptions:
+    features: Literal["model", "pixels"] = "model"  # pixels: the raw-pixel baseline
+    labels: int = count(LABELS)  # labelled examples per draw
+    draws: int = count(DRAWS)  # label draws averaged
+    balanced: bool = True  # class-balanced draws (LABELS / classes per class)
+    select: Literal["once", "per-draw"] = "once"  # when C is chosen on the validation split
+    chunk: int = count(CHUNK)  # images per replica per forward pass
 
 
 class SVMFeatures(Evaluator):
     """Mean ± std test error of linear SVMs on the model's features over label draws."""
 
     name = "svm-features"
-    options_accepted = frozenset({"features", "labels", "draws", "balanced", "select", "chunk"})
+    Options = SVMOptions
     requires = frozenset({"features"})
     metrics = ("error", "error_std", "log_c", "val_error")
 
@@ -359,10 +358,7 @@ class SVMFeatures(Evaluator):
         return super().missing(model, dataset)
 
     def _source(self) -> str:
-        source = str(self.options.get("features", "model"))
-        if source not in ("model", "pixels"):
-            raise GenzooError(f"svm-features: features={source!r}; use model or pixels")
-        return source
+        return self.opts.features
 
     def evaluate(self, model: Model, dataset: Dataset, *, seed: int = 0,
                  out_dir: Path | None = None) -> EvalResult:
@@ -372,11 +368,10 @@ class SVMFeatures(Evaluator):
         error, the chosen C, the validation curve) to ``out_dir``."""
         self.check(model, dataset)
         assert isinstance(dataset, ImageDataset)
-        options = {"labels": int(self.options.get("labels", LABELS)),
-                   "draws": int(self.options.get("draws", DRAWS)),
-                   "balanced": _flag(self.options.get("balanced", True)),
-                   "select": str(self.options.get("select", "once")), "seed": seed}
-        chunk = int(self.options.get("chunk", CHUNK))
+        o = self.opts
+        options = {"labels": o.labels, "draws": o.draws, "balanced": o.balanced,
+                   "select": o.select, "seed": seed}
+        chunk = o.chunk
         if self._source() == "pixels":
             results = run_protocol(dataset, pixel_features, **options) * model.replicas
         else:

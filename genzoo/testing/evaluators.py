@@ -59,6 +59,21 @@ def check_evaluator(evaluator_cls: type[Evaluator], model: Model,
     declared = tuple(evaluator_cls.metrics)
     if not declared or not all(isinstance(m, str) and m for m in declared):
         raise fail(f"`metrics` must be a non-empty tuple of metric names, not {declared!r}")
+    typed = evaluator_cls.Options
+    if typed is not None:
+        if not dataclasses.is_dataclass(typed):
+            raise fail(f"Options is {typed!r}, not a dataclass of typed option fields")
+        missing = [f.name for f in dataclasses.fields(typed)
+                   if f.default is dataclasses.MISSING
+                   and f.default_factory is dataclasses.MISSING]
+        if missing:
+            raise fail(f"Options fields without a default: {', '.join(missing)}; every "
+                       f"option needs one (a user may give none)")
+        try:
+            evaluator_cls()
+        except Exception as exc:
+            raise fail(f"construction with no options raised {type(exc).__name__}: "
+                       f"{exc}") from exc
     try:
         evaluator = evaluator_cls(**dict(options or {}))
     except Exception as exc:
