@@ -437,7 +437,8 @@ def write_outputs(results: dict[str, Any], figures: dict[str, Any], out: Path,
         found = []
     else:
         dataset = registry.dataset(results["dataset"])
-        found = findings.paper_findings(results, getattr(dataset, "num_modes", 0))
+        mixture = dataset.mixture()
+        found = findings.paper_findings(results, 0 if mixture is None else len(mixture.means))
     results["findings"] = [dataclasses.asdict(f) for f in found]
     results["published"] = {"note": "published numbers (REFERENCE.md), not measured here",
                             "rows": (report_images.PUBLISHED if image else report.PUBLISHED
@@ -529,9 +530,11 @@ def _validate(registry: Registry, settings: CompareSettings, out: Path,
         if value is not None and value <= 0:
             raise GenzooError(f"--{name.replace('_', '-')} must be a positive integer, "
                               f"got {value}")
-    reason = mixture_reason(dataset)  # the toy figure and metrics are those of §4.5's mixtures
-    if reason and dataset.spec.kind != "image":
-        raise GenzooError(f"compare runs on toy Gaussian mixtures or image datasets: {reason}")
+    if settings.metrics is None and dataset.spec.kind != "image" and not any(
+            registry.evaluator(n)(**settings.eval_options).applies_to(dataset) is None
+            for n in registry.evaluators.names()):  # refused per metric, not per dataset
+        raise GenzooError(f"no evaluator can score {dataset.spec.name!r}: "
+                          f"{mixture_reason(dataset) or 'none applies'}")
     classes = []
     for name in settings.models:
         cls = registry.model(name)

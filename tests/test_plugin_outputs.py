@@ -150,3 +150,60 @@ def test_sample_draws_and_writes_in_chunks_and_checks_the_disk(run, tmp_path, mo
     assert run_cli(["sample", str(run), "-n", "1000000000", "-o", str(tmp_path / "x.npy")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "7.5 GiB" in err and "ask for fewer samples" in err
+
+
+def test_a_third_party_mixture_gets_the_vae_finding(tmp_path, monkeypatch):
+    from test_conformance_plugins import Blobs
+
+    @hookimpl
+    def genzoo_register_datasets(datasets):
+        datasets.add("blobs", Blobs)
+
+    use_registry(monkeypatch, [("blobs", plugin_module("blobs", genzoo_register_datasets=
+                                                       genzoo_register_datasets))])
+    vae = plugins.registry().model("vae")
+    out = tmp_path / "cmp"
+    args = ["compare", "vae", "--dataset", "blobs", "--steps", "5", "--seeds", "2",
+            "--metric", "mode-coverage", "--out", str(out), "--no-progress"]
+    args += [a for k, v in small_overrides(vae).items() for a in ("--set", f"vae.{k}={v}")]
+    assert run_cli(args) == 0
+    found = {f["claim"]: f for f in json.loads((out / "results.json").read_text())["findings"]}
+    smears = found["the VAE covers the modes but smears mass between them"]
+    assert smears["verdict"] != "not measured" and "of 2 modes" in smears["evidence"]
+
+
+def test_compare_on_toy_data_without_modes_runs_the_metrics_that_need_none(tmp_path,
+                                                                           monkeypatch, capsys):
+    from test_conformance import MeanDistance
+    from test_conformance_plugins import Blobs
+
+    class Plain(Blobs):
+        """Blobs that declare no mixture: no mode metric applies."""
+
+        def mixture(self):
+            return None
+
+        def draw(self, n, generator, split="train"):
+            return super().draw(n, generator, split)[0], None
+
+    @hookimpl
+    def genzoo_register_datasets(datasets):
+        datasets.add("plain", Plain)
+
+    @hookimpl
+    def genzoo_register_evaluators(evaluators):
+        evaluators.add(MeanDistance)
+
+    use_registry(monkeypatch, [("plain", plugin_module(
+        "plain", genzoo_register_datasets=genzoo_register_datasets,
+        genzoo_register_evaluators=genzoo_register_evaluators))])
+    gan = plugins.registry().model("gan")
+    sets = [a for k, v in small_overrides(gan).items() for a in ("--set", f"gan.{k}={v}")]
+    base = ["compare", "gan", "--dataset", "plain", "--steps", "5", "--seeds", "2",
+            "--no-progress", *sets]
+    assert run_cli([*base, "--out", str(tmp_path / "a")]) == 0, capsys.readouterr().err
+    results = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert "distance" in results["models"]["gan"] and "modes" not in results["models"]["gan"]
+    assert run_cli([*base, "--metric", "mode-coverage", "--out", str(tmp_path / "b")]) == 2
+    assert "--metric mode-coverage: dataset 'blobs' is not a Gaussian mixture" in \
+        capsys.readouterr().err

@@ -164,8 +164,16 @@ def test_extending_a_run_says_what_happens_to_its_schedules(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "now run to step 20, not 10" in err and "will not equal a run of 20 steps" in err
     assert json.loads((run / "config.json").read_text())["train"]["steps"] == 20
+    assert "its schedules (learning-rate decay) now run" in err
     # resuming to the recorded length says nothing
     assert run_cli(["train", "--resume", str(run), "--steps", "20"]) == 0
+    assert "schedules" not in capsys.readouterr().err
+    # nor does extending a model whose training does not depend on its length
+    flat = tmp_path / "flat"
+    assert run_cli(["train", *GAN, "--steps", "10", "--set", "lr_decay=none", "--out",
+                    str(flat)]) == 0
+    capsys.readouterr()
+    assert run_cli(["train", "--resume", str(flat), "--steps", "20"]) == 0
     assert "schedules" not in capsys.readouterr().err
 
 

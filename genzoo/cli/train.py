@@ -121,9 +121,10 @@ def train(
             horizon = session.config["train"].get("steps")
             if steps is not None and steps != horizon and session.trainer.run is not None:
                 session.run.update_config(train={**session.config["train"], "steps": steps})
-                if 0 < session.trainer.step < steps:
+                schedules = session.model.schedules()
+                if 0 < session.trainer.step < steps and schedules:
                     err_console.print(
-                        f"{resume}: its schedules (learning-rate decay, annealed noise) now "
+                        f"{resume}: its schedules ({', '.join(schedules)}) now "
                         f"run to step {steps}, not {horizon}: from step "
                         f"{session.trainer.step} on it trains as a {steps}-step run would, "
                         f"so it will not equal a run of {steps} steps from the start",

@@ -248,5 +248,18 @@ class Model(nn.Module):
                                   f"prior_log_prob; define both for --sampler langevin")
         return -0.5 * (z.square().sum(-1) + z.shape[-1] * math.log(2 * math.pi))
 
+    def schedules(self) -> list[str]:
+        """What in this model's training depends on the run's total steps, in words (for the
+        warning when ``--resume --steps`` moves the horizon); [] when nothing does. The default
+        reads the settings genzoo's models share (``lr_decay``, ``instance_noise``); a model
+        with schedules of its own overrides it."""
+        c = self.config
+        out = []
+        if getattr(c, "lr_decay", "none") != "none":
+            out.append("learning-rate decay")
+        if getattr(c, "instance_noise", 0) > 0:
+            out.append("annealed instance noise")
+        return out
+
     def can(self, capability: str) -> bool:
         return capability in self.capabilities

@@ -29,8 +29,9 @@ def save_samples(x: torch.Tensor, path: Path, dataset: Dataset) -> None:
     if dataset.spec.kind == "toy":
         plt = pyplot()
         fig, ax = plt.subplots(figsize=(5, 5))
-        means = getattr(dataset, "means", None)
-        if means is not None:
+        mixture = dataset.mixture()
+        if mixture is not None:
+            means = mixture.means
             ax.scatter(means[:, 0], means[:, 1], c="tab:red", marker="x", s=30, label="modes")
         ax.scatter(x[:, 0], x[:, 1], s=3, alpha=0.5, label="samples")
         ax.set_aspect("equal")

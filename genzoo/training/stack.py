@@ -63,6 +63,9 @@ class ModelStack(Model):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([m.features(x[i : i + 1]) for i, m in enumerate(self.members)])
 
+    def schedules(self) -> list[str]:
+        return self.members[0].schedules()
+
     @property
     def z_dim(self) -> int | None:
         return self.members[0].z_dim

@@ -36,6 +36,9 @@ class TwoPhaseGAN(GAN):
         super().build(init)
         self.encoder = networks.encoder(init, self.noise, self.config, self.data)
 
+    def schedules(self) -> list[str]:
+        return [*super().schedules(), "the encoder phase's first step"]
+
     def phase_start(self, total_steps: int) -> int:
         """The first step of the encoder phase."""
         frac = min(max(self.config.encoder_fraction, 0.0), 1.0)
