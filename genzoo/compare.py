@@ -145,8 +145,29 @@ def plan(models: Sequence[str], seeds: int, out: Path, world: int = 1) -> list[J
     return jobs
 
 
+SETTINGS_FILE = "compare.json"  # OUT/compare.json: what `genzoo compare --resume OUT` reruns
+
+
+def load_settings(out: Path) -> CompareSettings:
+    """The settings a compare recorded in ``out`` when it started (``--resume``)."""
+    path = out / SETTINGS_FILE
+    if not out.is_dir():
+        raise GenzooError(f"--resume {out}: no such folder")
+    try:
+        data = json.loads(path.read_text())
+        names = {f.name for f in dataclasses.fields(CompareSettings)}
+        return CompareSettings(**{k: v for k, v in data["settings"].items() if k in names})
+    except FileNotFoundError:
+        raise GenzooError(f"--resume {out}: it holds no {SETTINGS_FILE}, so it is not a "
+                          f"compare's output folder (or one from before compares recorded "
+                          f"their settings)") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise GenzooError(f"--resume {out}: {path} is damaged ({type(exc).__name__}: "
+                          f"{exc})") from None
+
+
 def run_compare(registry: Registry, settings: CompareSettings, out: Path, *,
-                progress: bool = False, say: Progress | None = None
+                progress: bool = False, say: Progress | None = None, resume: bool = False
                 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """Train, evaluate and report. Returns the results.json object and the figure data
     (``reports.toy.FigureData`` per model on toy data, ``reports.images.ImageFigureData``
@@ -167,20 +188,32 @@ def run_compare(registry: Registry, settings: CompareSettings, out: Path, *,
     settings = dataclasses.replace(settings, eval_options=_eval_options(registry, settings,
                                                                         is_image))
     if distributed.env_world_size() > 1:
-        return _run_sharded(registry, settings, out, dataset, progress, say)
-    _validate(registry, settings, out, dataset)
+        return _run_sharded(registry, settings, out, dataset, progress, say, resume)
+    _validate(registry, settings, out, dataset, resume)
     lock = DirLock(out, "a compare").acquire()  # one compare per --out
     try:
+        _record_settings(settings, out)
         jobs = plan(settings.models, settings.seeds, out)
         begun = time.perf_counter()
-        done = [_run_job(registry, settings, job, dataset, progress, say) for job in jobs]
+        done = [_run_job(registry, settings, job, dataset, progress, say, resume)
+                for job in jobs]
         return _merge(registry, settings, dataset, done, time.perf_counter() - begun, world=1)
     finally:
         lock.release()
 
 
+def _record_settings(settings: CompareSettings, out: Path) -> None:
+    import genzoo
+    from genzoo.core.atomic import atomic_write_json
+
+    atomic_write_json(out / SETTINGS_FILE, {
+        "genzoo": genzoo.__version__, "settings": json.loads(json.dumps(
+            dataclasses.asdict(settings), default=str))})
+
+
 def _run_sharded(registry: Registry, settings: CompareSettings, out: Path, dataset: Dataset,
-                 progress: bool, say: Progress) -> tuple[dict[str, Any], dict[str, Any]] | None:
+                 progress: bool, say: Progress, resume: bool = False
+                 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """Rank r's share of the compare; rank 0 also gathers and returns the whole. A failure
     anywhere ends every rank: rank 0 raises it (its own, or ``RankFailed`` naming the rank),
     the others raise ``ReportedElsewhere`` and say nothing, so the user reads one line."""
@@ -192,9 +225,10 @@ def _run_sharded(registry: Registry, settings: CompareSettings, out: Path, datas
     lock = None
     try:
         out = Path(shards.exchange("out", str(out))[0])  # rank 0's: a default --out is a time
-        _validate(registry, settings, out, dataset)
+        _validate(registry, settings, out, dataset, resume)
         if shards.is_main:
             lock = DirLock(out, "a compare").acquire()
+            _record_settings(settings, out)
         shards.exchange("validated", True)  # nobody writes before every rank has checked
         jobs = plan(settings.models, settings.seeds, out, world)
         mine = [job for job in jobs if job.rank == rank]
@@ -211,7 +245,7 @@ def _run_sharded(registry: Registry, settings: CompareSettings, out: Path, datas
                     raise failed
                 done.append(_run_job(registry, settings, job, dataset,
                                      progress and shards.is_main,
-                                     lambda msg: say(f"rank {rank}: {msg}")))
+                                     lambda msg: say(f"rank {rank}: {msg}"), resume))
         shards.post("jobs", done)
         if not shards.is_main:
             return None
@@ -248,6 +282,27 @@ def _run_sharded(registry: Registry, settings: CompareSettings, out: Path, datas
         shards.close()
 
 
+def _resumed(registry: Registry, settings: CompareSettings, job: Job, progress: bool,
+             say: Progress) -> api.Session | None:
+    """``job``'s run as an interrupted compare left it: finished (scored again), stopped at a
+    checkpoint (continued from it), or None when it never reached one (trained afresh; a run
+    folder without a checkpoint holds nothing to keep, and is cleared)."""
+    from genzoo.training.runs import Run
+
+    if not job.run_dir.exists():
+        return None
+    if not (job.run_dir / "checkpoints").is_dir() or not Run(job.run_dir).checkpoint_steps():
+        import shutil
+
+        shutil.rmtree(job.run_dir)
+        return None
+    session = api.open_run(registry, job.run_dir, device=settings.device, progress=progress)
+    step, total = session.trainer.step, session.trainer.settings.steps
+    say(f"{job.model}: {'trained already' if step >= total else f'resuming at step {step}'} "
+        f"({job.run_dir})")
+    return session
+
+
 def _sigterm(exc: BaseException) -> bool:
     from genzoo.training.shards import Terminated
     from genzoo.training.trainer import TrainingInterrupted
@@ -257,7 +312,7 @@ def _sigterm(exc: BaseException) -> bool:
 
 
 def _run_job(registry: Registry, settings: CompareSettings, job: Job, dataset: Dataset,
-             progress: bool, say: Progress) -> dict[str, Any]:
+             progress: bool, say: Progress, resume: bool = False) -> dict[str, Any]:
     """Train ``job.model`` for ``job.seeds`` into ``job.run_dir`` and score every seed: the
     raw per-seed values (summarised once every block is in, by ``_merge``), with what the
     run was and, for the block holding seed 0, the figure's data. Plain data: it is pickled
@@ -274,17 +329,23 @@ def _run_job(registry: Registry, settings: CompareSettings, job: Job, dataset: D
     train = TrainSettings(
         steps=settings.steps or getattr(cfg, "steps", TrainSettings.steps),
         batch_size=settings.batch_size or getattr(cfg, "batch_size", TrainSettings.batch_size),
-        checkpoint_every=0, checkpoint_minutes=0)  # the final one only: a compare is not resumed
+        # the final checkpoint, one on Ctrl-C, and one every 5 minutes of a long job: what
+        # `compare --resume` continues from
+        checkpoint_every=0, checkpoint_minutes=5.0)
     seeds = (f"{len(job.seeds)} seed(s)" if len(job.seeds) == settings.seeds
              else _seed_label(job.seeds))
-    say(f"{name}: training {seeds} for {train.steps} steps")
-    session = api.start(registry, name, settings.dataset, out=job.run_dir,
-                        preset=settings.preset, overrides=overrides, seeds=job.seeds,
-                        settings=train, device=settings.device, progress=progress,
-                        data_options=settings.data_options, dataset=dataset)
+    session = _resumed(registry, settings, job, progress, say) if resume else None
+    if session is None:
+        say(f"{name}: training {seeds} for {train.steps} steps")
+        session = api.start(registry, name, settings.dataset, out=job.run_dir,
+                            preset=settings.preset, overrides=overrides, seeds=job.seeds,
+                            settings=train, device=settings.device, progress=progress,
+                            data_options=settings.data_options, dataset=dataset)
+    before = session.trainer.seconds
     started = time.perf_counter()
-    session.trainer.fit()
-    seconds = time.perf_counter() - started
+    if session.trainer.step < session.trainer.settings.steps:  # else finished before a stop
+        session.trainer.fit()
+    seconds = before + time.perf_counter() - started
     values, info = _evaluate(registry, session, settings.eval_options, say, wanted)
     done: dict[str, Any] = {
         "model": name, "seeds": job.seeds, "rank": job.rank, "dir": str(job.run_dir),
@@ -513,7 +574,7 @@ def _evaluate(registry: Registry, session: api.Session, options: dict[str, Any],
 
 
 def _validate(registry: Registry, settings: CompareSettings, out: Path,
-              dataset: Dataset) -> None:
+              dataset: Dataset, resume: bool = False) -> None:
     if not settings.models:
         raise GenzooError("name at least one model to compare, e.g. "
                           "`genzoo compare ali gan vae --toy grid25`")
@@ -553,9 +614,11 @@ def _validate(registry: Registry, settings: CompareSettings, out: Path,
             raise GenzooError(f"--metric {name} needs a model that can "
                               f"{can_phrase(ev.requires)}; none of "
                               f"{', '.join(settings.models)} can")
-    if out.exists() and any(p.name != LOCK_NAME for p in out.iterdir()):
+    if not resume and out.exists() and any(p.name != LOCK_NAME for p in out.iterdir()):
+        hint = (f", or continue that compare with `genzoo compare --resume {out}`"
+                if (out / SETTINGS_FILE).exists() else "")
         raise GenzooError(f"{out} already exists and is not empty; choose another --out or "
-                          f"remove it")
+                          f"remove it{hint}")
 
 
 def _settings_json(settings: CompareSettings, device: torch.device) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -58,6 +58,10 @@ def compare(
     config_file: Annotated[Path | None, typer.Option(
         "--config", help="A TOML file describing the compare (models, dataset, seeds, "
                          "steps, settings, ...); options given here win.")] = None,
+    resume: Annotated[Path | None, typer.Option(
+        help="Continue the stopped compare in this --out folder, with the settings it "
+             "recorded: finished models are kept, stopped ones resume from their "
+             "checkpoints.")] = None,
 ):
     """Train MODELs (N seeds each) on a toy mixture or an image dataset, score them with the
     evaluators, print the table, and write results.json, figure.png and report.html to --out
@@ -65,10 +69,26 @@ def compare(
     (model, seed block) jobs out and rank 0 writes the results."""
     from genzoo import compare as compare_lib
     from genzoo.evaluators.mode_coverage import mixture_reason
-    from genzoo.reports import toy as report
 
     with user_errors():
         reg = plugins.registry()
+        if resume is not None:
+            given = [name for name, value in (
+                ("MODELS", models), ("--toy", toy), ("--dataset", dataset), ("--seeds", seeds),
+                ("--steps", steps), ("--batch-size", batch_size), ("--set", set_),
+                ("--out", out), ("--metric", metric), ("--eval-option", eval_option),
+                ("--data-dir", data_dir), ("--config", config_file),
+                ("--preset", None if preset == "default" else preset),
+                ("--sampler", None if sampler == "raw" else sampler)) if value]
+            if given:
+                raise GenzooError(f"--resume continues a compare with the settings it "
+                                  f"recorded; leave out {', '.join(given)} (only --device "
+                                  f"and --progress may change)")
+            settings = compare_lib.load_settings(resume)
+            if device != "auto":
+                settings.device = device
+            _run_and_report(reg, settings, resume, progress, resume=True)
+            return
         if toy is not None and dataset is not None:
             raise GenzooError("pass either --toy or --dataset, not both")
         file_info = None
@@ -112,22 +132,39 @@ def compare(
             else None, data_options=_data_options(data_dir), sampler=sampler)
         if file_info is not None:
             settings.config_file = file_info
-        done = compare_lib.run_compare(reg, settings, out, progress=progress,
-                                       say=lambda msg: err_console.print(msg, highlight=False))
-        if done is None:  # a rank > 0 under torchrun: rank 0 writes and prints the whole
-            return
-        results, figures = done
-        paths = compare_lib.write_outputs(results, figures, out, reg)
-        console.print(report.rich_table(results))
-        if results.get("kind") == "image":
-            from genzoo.reports import images as report_images
+        _run_and_report(reg, settings, out, progress)
 
-            published = results.get("published", {}).get("rows", [])
-            if published:
-                console.print(report_images.published_rich(published))
-        for f in results["findings"]:
-            console.print(f"{f['claim']}: [bold]{f['verdict']}[/bold] ({f['evidence']})",
-                          highlight=False)
-        for note in results.get("notes", []):
-            console.print(f"note: {note}", highlight=False, soft_wrap=True)
-        console.print(f"wrote {paths['results']}, {paths['figure']} and {paths['report']}")
+
+def _run_and_report(reg: Any, settings: Any, out: Path, progress: bool,
+                    resume: bool = False) -> None:
+    """Run the compare, write its outputs and print its table; a Ctrl-C says how to go on."""
+    from genzoo import compare as compare_lib
+    from genzoo.reports import toy as report
+
+    try:
+        done = compare_lib.run_compare(reg, settings, out, progress=progress, resume=resume,
+                                       say=lambda msg: err_console.print(msg, highlight=False))
+    except KeyboardInterrupt:
+        if (out / compare_lib.SETTINGS_FILE).exists():
+            err_console.print(f"interrupted; the models trained so far are kept: continue "
+                              f"with `genzoo compare --resume {out}`", highlight=False,
+                              soft_wrap=True)
+            raise typer.Exit(130) from None
+        raise
+    if done is None:  # a rank > 0 under torchrun: rank 0 writes and prints the whole
+        return
+    results, figures = done
+    paths = compare_lib.write_outputs(results, figures, out, reg)
+    console.print(report.rich_table(results))
+    if results.get("kind") == "image":
+        from genzoo.reports import images as report_images
+
+        published = results.get("published", {}).get("rows", [])
+        if published:
+            console.print(report_images.published_rich(published))
+    for f in results["findings"]:
+        console.print(f"{f['claim']}: [bold]{f['verdict']}[/bold] ({f['evidence']})",
+                      highlight=False)
+    for note in results.get("notes", []):
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+    console.print(f"wrote {paths['results']}, {paths['figure']} and {paths['report']}")
