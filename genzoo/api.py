@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -106,7 +107,9 @@ def open_run(registry: Registry, run_dir: Path, *, device: str = "auto",
                           f"`genzoo train`") from None
     if steps is not None:
         train["steps"] = steps
-    settings = TrainSettings(**train)
+    config_lib.check_recorded(TrainSettings, train, f"{run.path}/config.json: train")
+    settings = TrainSettings(**{k: v for k, v in train.items()
+                                if k in {f.name for f in dataclasses.fields(TrainSettings)}})
     data_options = dict(config.get("data_options", {}))
     if data_dir is not None:  # the data moved since the run was made
         data_options["data_dir"] = str(Path(data_dir).expanduser().resolve())
@@ -114,6 +117,7 @@ def open_run(registry: Registry, run_dir: Path, *, device: str = "auto",
     dataset = registry.dataset(dataset_name, **data_options)
     cls = registry.model(model_name)
     recorded = cls.upgrade_config(dict(config.get("model_config", {})), dataset.spec)
+    config_lib.check_recorded(cls.Config, recorded, f"{run.path}/config.json: model_config")
     model_config = config_lib.from_dict(cls.Config, recorded)
     model = build_model_from_config(cls, model_config, dataset, seeds)
     trainer = Trainer(model, dataset, settings, run=run, device=resolve_device(device),
@@ -193,6 +197,11 @@ def evaluate(registry: Registry, session: Session, metrics: Sequence[str], *,
                 previous = json.loads(path.read_text())
             except ValueError:
                 previous = {}
+            if not isinstance(previous, dict) or not isinstance(
+                    previous.get("evaluators", {}), dict):
+                raise GenzooError(f"{path} holds no evaluators' results (a JSON "
+                                  f"{type(previous).__name__}); move it out of the run and "
+                                  f"rerun, and genzoo writes a new one")
         step = session.trainer.step
         summaries = {}
         for name, res in results.items():

@@ -176,7 +176,28 @@ def _typed(value: Any, tp: Any) -> Any:
         return float(value)
     if tp is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return str(value)
+    if origin in (tuple, list) and isinstance(value, (list, tuple)):
+        inner = [a for a in args if a is not Ellipsis]
+        return origin(_typed(v, inner[0]) if inner else v for v in value)
+    if tp is Any or tp is object:
+        return value
     raise ValueError(value)
+
+
+def check_recorded(config_cls: type, data: Mapping[str, Any], where: str) -> None:
+    """Refuse, in one line naming ``where``, a recorded value (config.json, a TOML file) whose
+    type does not fit ``config_cls``'s field: a hand edit should not become an internal error
+    deep inside a model."""
+    types_ = field_types(config_cls)
+    meta = {f.name: f.metadata for f in dataclasses.fields(config_cls)}
+    for key, value in data.items():
+        if key not in types_:
+            continue
+        try:
+            _typed(value, types_[key])
+        except (ValueError, TypeError):
+            raise GenzooError(f"{where}: {key} is {value!r:.60}, but it takes "
+                              f"{_takes(types_[key], meta[key])}") from None
 
 
 def _takes(tp: Any, meta: Mapping[str, Any]) -> str:
@@ -187,6 +208,8 @@ def _takes(tp: Any, meta: Mapping[str, Any]) -> str:
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in args if a is not type(None)]
         return " or ".join([_takes(a, meta) for a in inner] + ["none"] * (len(inner) < len(args)))
+    if origin in (tuple, list):
+        return "a list"
     name = {bool: "true or false", int: "an integer", float: "a number", str: "text"}.get(
         tp, str(tp))
     low, below = meta.get("minimum"), meta.get("below")

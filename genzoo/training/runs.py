@@ -40,6 +40,12 @@ from genzoo.training.locks import LOCK_NAME, DirLock
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
+# config.json's top-level entries, what each must hold, in words
+RECORDED = (("model", str, "a model's name"), ("dataset", str, "a dataset's name"),
+            ("seeds", list, "a non-empty list of integer seeds"),
+            ("train", dict, "an object of training settings"),
+            ("model_config", dict, "an object of model settings"),
+            ("data_options", dict, "an object of dataset options"))
 CHECKPOINTS = "checkpoints"
 FORMAT_VERSION = 1
 _CKPT_RE = re.compile(r"^step-(\d+)\.json$")
@@ -114,6 +120,13 @@ class Run:
         if not (path / CONFIG).is_file():
             raise GenzooError(f"{path} is not a genzoo run (no {CONFIG}); pass a directory "
                               f"made by `genzoo train`")
+        for name, folder in ((METRICS, False), ("checkpoints", True), ("tensorboard", True),
+                             ("results.json", False)):
+            entry = path / name
+            if entry.exists() and entry.is_dir() != folder:
+                raise GenzooError(f"{entry} is a {'file' if folder else 'folder'}, where the run "
+                                  f"keeps its {'folder' if folder else 'file'} of that name; "
+                                  f"move it out of the run and rerun")
         return cls(path)
 
     @property
@@ -126,6 +139,12 @@ class Run:
         if not isinstance(config, dict):
             raise GenzooError(f"{self.path / CONFIG} holds a JSON {type(config).__name__}, not "
                               f"a run's settings; the run cannot be used")
+        for key, kinds, what in RECORDED:
+            value = config.get(key)
+            if value is not None and not (isinstance(value, kinds) and (
+                    key != "seeds" or value and all(type(s) is int for s in value))):
+                raise GenzooError(f"{self.path / CONFIG}: {key} is {value!r:.60}, but it must "
+                                  f"be {what}; was the file edited by hand? (restore it)")
         return config
 
     def update_config(self, **changes: Any) -> None:
