@@ -222,6 +222,15 @@ def test_statistics_cache_is_keyed_by_content(tmp_path):
     assert net.images == 12  # one pixel differs: a different key
     fid.image_stats([x], net, cache=False)
     assert net.images == 18
+    # a cache entry holding NaN (a damaged write) is recomputed, not handed to every later FID
+    from safetensors.numpy import load_file, save_file
+
+    arrays = load_file(str(first.path))
+    arrays["mu"][:] = np.nan
+    save_file(arrays, str(first.path))
+    fresh = fid.image_stats([x], net)
+    assert net.images == 24 and not fresh.cached and np.isfinite(fresh.mu).all()
+    assert fid.image_stats([x], net).cached  # and the entry written again is good
 
 
 # --- finding the weights -------------------------------------------------------------------------

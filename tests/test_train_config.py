@@ -58,13 +58,35 @@ def test_a_toml_file_with_options_overriding_it(tmp_path):
     ('model = "gan"\ndataset = "grid25"\n[settings]\nlrr = 1\n', "lrr"),
     ('model = "gan"\ndataset = "grid25"\nseeds = "x"\n', "seeds must be"),
     ("model = ", "is not valid TOML"),
+    ('model = "gan"\ndataset = "grid25"\nsteps = "five"\n',
+     "steps is 'five', but it takes an integer"),
+    ('model = "gan"\ndataset = "grid25"\nsteps = 5.5\n', "steps is 5.5, but it takes an integer"),
+    ('model = "gan"\ndataset = "grid25"\n[settings]\nlr = "fast"\n',
+     "settings: lr is 'fast', but it takes a number"),
+    (b'model = "gan"\n\xff\xfe = 1\n', "is not UTF-8 text"),
 ])
 def test_bad_files_are_one_line_errors(tmp_path, capsys, text, message):
     if sys.version_info < (3, 11):
         pytest.skip("tomllib")
     toml = tmp_path / "bad.toml"
-    toml.write_text(text)
+    toml.write_bytes(text if isinstance(text, bytes) else text.encode())
     assert run_cli(["train", "--config", str(toml), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "r").exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize("text, message", [
+    ('models = ["gan"]\nmetrics = "mode-coverage"\n', "metrics is 'mode-coverage', but it must "
+                                                      "be a list of evaluator names"),
+    ('models = ["gan"]\nsteps = "many"\n', "steps is 'many', but it must be a whole number"),
+])
+def test_bad_compare_files_are_one_line_errors(tmp_path, capsys, text, message):
+    if sys.version_info < (3, 11):
+        pytest.skip("tomllib")
+    toml = tmp_path / "bad.toml"
+    toml.write_text(text)
+    assert run_cli(["compare", "--config", str(toml), "--out", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
 

@@ -141,6 +141,10 @@ def train(
                 from genzoo.core import config_files as train_config
 
                 spec = train_config.load(config_file)
+                from genzoo.core.config import check_recorded
+                from genzoo.training.trainer import TrainSettings
+
+                check_recorded(TrainSettings, spec.train, f"--config {spec.path}")
                 t = spec.train
                 given = {"model": model is not None and model != spec.model,
                          "dataset": toy is not None or dataset is not None,

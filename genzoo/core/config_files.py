@@ -77,7 +77,10 @@ def _read_toml(path: Path, known: set[str], hint: str = "") -> dict[str, Any]:
         raise GenzooError("TOML configs need Python 3.11 or later (tomllib); pass a run's "
                           "config.json to train instead") from None
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise GenzooError(f"--config {path} is not UTF-8 text; TOML files are UTF-8 (save it "
+                          f"as UTF-8)") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise GenzooError(f"--config {path} is not valid TOML ({exc})") from None
     unknown = set(data) - known
@@ -122,6 +125,7 @@ def model_settings(spec: TrainSpec, config_cls: type) -> dict[str, Any]:
     from genzoo.core import config as config_lib
 
     types_ = config_lib.field_types(config_cls)
+    config_lib.check_recorded(config_cls, spec.settings, f"--config {spec.path}, settings")
     out: dict[str, Any] = {}
     for key, value in spec.settings.items():
         if key not in types_ and spec.path.suffix.lower() != ".toml":
@@ -136,6 +140,16 @@ def model_settings(spec: TrainSpec, config_cls: type) -> dict[str, Any]:
 
 COMPARE_KEYS = {"models", "dataset", "preset", "seeds", "steps", "batch_size", "metrics",
                 "sampler", "settings", "eval_options"}
+
+
+# a compare file's keys (other than models and settings), what each must hold, in words
+COMPARE_TYPES = (("dataset", str, "a dataset's name"), ("preset", str, "a preset's name"),
+                 ("seeds", int, "a count of seeds per model"),
+                 ("steps", int, "a whole number of steps"),
+                 ("batch_size", int, "a whole number of examples"),
+                 ("metrics", list, 'a list of evaluator names, e.g. ["mode-coverage"]'),
+                 ("sampler", str, "a sampler's name"),
+                 ("eval_options", dict, "a table of evaluator options"))
 
 
 @dataclass
@@ -180,10 +194,13 @@ def load_compare(path: Path) -> CompareSpec:
             sets += [f"{key}.{k}={_text(v)}" for k, v in value.items()]
         else:
             sets.append(f"{key}={_text(value)}")
+    for key, kind, what in COMPARE_TYPES:
+        value = data.get(key)
+        if value is not None and not (
+                isinstance(value, kind) and not isinstance(value, bool)
+                and (key != "metrics" or all(isinstance(m, str) for m in value))):
+            raise GenzooError(f"--config {path}: {key} is {value!r:.60}, but it must be {what}")
     seeds = data.get("seeds")
-    if seeds is not None and (not isinstance(seeds, int) or isinstance(seeds, bool)):
-        raise GenzooError(f"--config {path}: seeds is a count of seeds per model, got "
-                          f"{seeds!r}")
     return CompareSpec(path, list(models), data.get("dataset"), data.get("preset"), seeds,
                        data.get("steps"), data.get("batch_size"), data.get("metrics"),
                        data.get("sampler"), sets, dict(data.get("eval_options", {})))

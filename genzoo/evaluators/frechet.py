@@ -192,6 +192,8 @@ def _read_stats(path: Path) -> Stats | None:
 
     try:
         arrays = load_file(str(path))
+        if not all(np.isfinite(a).all() for a in arrays.values()):
+            return None  # NaN in a cache entry would poison every later FID: recompute it
         return Stats(arrays["features"], arrays["mu"], arrays["sigma"],
                      root=arrays.get("root"), cached=True, path=path)
     except Exception:  # noqa: BLE001 -- a damaged cache file is recomputed, not fatal
