@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from host_helpers import run_cli
@@ -77,3 +78,40 @@ def test_results_json_holding_a_list_is_refused_and_kept(trained, tmp_path, caps
     assert run_cli(["evaluate", str(run), "--metric", "mode-coverage"]) == 2
     assert "results.json holds no evaluators' results (a JSON list)" in capsys.readouterr().err
     assert (run / "results.json").read_text() == "[1, 2]"  # nothing the user made is lost
+
+
+def test_paths_the_file_system_refuses_are_one_line(tmp_path, capsys):
+    import os
+
+    long = tmp_path / ("x" * 300)
+    assert run_cli(["train", *GAN, "--steps", "2", "--out", str(long)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "longer than the file system allows" in err
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/bad\xffname"))
+    assert run_cli(["train", *GAN, "--steps", "2", "--out", str(odd)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is not valid UTF-8" in err and "internal error" not in err
+    assert not odd.exists()  # refused before anything was created
+
+
+def test_a_full_disk_while_saving_is_one_line_and_keeps_the_last_checkpoint(trained, tmp_path,
+                                                                           capsys, monkeypatch):
+    from safetensors import SafetensorError
+
+    from genzoo.training import runs
+
+    run = tmp_path / "r"
+    shutil.copytree(trained, run)
+    before = sorted(p.name for p in (run / "checkpoints").iterdir())
+
+    def full(*args, **kwargs):
+        raise SafetensorError("Error while serializing: IoError(Os { code: 28, kind: "
+                              "StorageFull, message: \"No space left on device\" })")
+
+    monkeypatch.setattr(runs, "save_file", full)
+    capsys.readouterr()
+    assert run_cli(["train", "--resume", str(run), "--steps", "8", "--no-progress"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # after the schedules' note
+    assert last.startswith("error: the disk is full writing") and "last complete checkpoint" \
+        in last, last
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before

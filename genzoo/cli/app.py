@@ -51,7 +51,8 @@ def debug_enabled() -> bool:
 
 
 # errors of the environment, not of genzoo: a full disk, a read-only or forbidden folder
-_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                       errno.ENAMETOOLONG}
 
 
 def environment_error(exc: OSError) -> str | None:
@@ -59,6 +60,10 @@ def environment_error(exc: OSError) -> str | None:
     if exc.errno not in _ENVIRONMENT_ERRNOS:
         return None
     where = f" writing {exc.filename}" if exc.filename else ""
+    if exc.errno == errno.ENAMETOOLONG:
+        return (f"a file name or path is longer than the file system allows"
+                f"{f' ({str(exc.filename)[:60]}...)' if exc.filename else ''}; choose a "
+                f"shorter one")
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return (f"the disk is full{where}; free some space and run the command again (files "
                 f"genzoo writes are replaced only once complete: a run keeps its last "
@@ -87,6 +92,14 @@ def user_errors():
         if debug_enabled():
             traceback.print_exc()
         err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except UnicodeEncodeError as exc:
+        if "surrogates not allowed" not in str(exc):
+            raise
+        if debug_enabled():
+            traceback.print_exc()
+        err_console.print("[red]error:[/red] a path given is not valid UTF-8 (genzoo records "
+                          "paths in JSON files); choose a name in UTF-8", highlight=False)
         raise typer.Exit(2) from None
     except KeyboardInterrupt as exc:
         from genzoo.training.trainer import TrainingInterrupted

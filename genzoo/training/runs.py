@@ -14,6 +14,7 @@ Nothing is pickled: tensors go through safetensors, everything else through JSON
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
@@ -91,6 +92,11 @@ class Run:
     @classmethod
     def create(cls, path: Path, config: dict[str, Any]) -> Run:
         path = Path(path)
+        try:
+            str(path.absolute()).encode("utf-8")  # config.json records it
+        except UnicodeEncodeError:
+            raise GenzooError(f"--out {str(path)!r} is not valid UTF-8 (genzoo records paths "
+                              f"in JSON files); choose a name in UTF-8") from None
         if path.exists() and not path.is_dir():
             raise GenzooError(f"--out {path} is a file; choose a directory")
         if path.is_dir() and not (path / CONFIG).exists() and \
@@ -203,7 +209,12 @@ class Run:
                                    suffix=".tmp")
         os.close(fd)
         try:
-            save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp)
+            try:
+                save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp)
+            except SafetensorError as exc:  # its I/O errors arrive as text: name a full disk
+                if "No space left" in str(exc) or "quota" in str(exc).lower():
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), tmp) from exc
+                raise
             os.chmod(tmp, _FILE_MODE)  # after save_file, which writes a new file
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
