@@ -356,6 +356,38 @@ def test_cifar10_refuses_a_small_pickle_that_would_expand_to_gigabytes(tmp_path:
         CIFAR10(data_dir=tmp_path, verify=False).examples("test")
 
 
+def test_cifar10_refuses_a_tiny_pickle_that_asks_for_a_terabyte_array(tmp_path: Path) -> None:
+    write_cifar(tmp_path / "cifar10")
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # numpy 1.x
+        from numpy.core.multiarray import _reconstruct
+
+    class Huge:  # unpickled, numpy.ndarray((2**40,), 'u1'): 1 TiB from a 100-byte file
+        def __reduce__(self):
+            return (np.ndarray, ((2**40,), "u1"))
+
+    class HugeToo:
+        def __reduce__(self):
+            return (_reconstruct, (np.ndarray, (2**40,), b"b"))
+
+    path = tmp_path / "cifar10" / "cifar-10-batches-py" / "test_batch"
+    for evil in (Huge(), HugeToo()):
+        with open(path, "wb") as f:
+            pickle.dump({b"data": evil, b"labels": [0]}, f, protocol=2)
+        assert path.stat().st_size < 200
+        with pytest.raises(GenzooError, match="would be larger than the file"):
+            CIFAR10(data_dir=tmp_path, verify=False).examples("test")
+
+
+def test_a_zero_byte_svhn_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "svhn").mkdir()
+    for split in ("train", "test"):
+        (tmp_path / "svhn" / f"{split}_32x32.mat").write_bytes(b"")
+    with pytest.raises(GenzooError, match="is not an SVHN .mat file"):
+        SVHN(data_dir=tmp_path, verify=False).examples("train")
+
+
 def test_an_image_whose_header_declares_gigapixels_is_refused_before_decoding(
         tmp_path: Path) -> None:
     from genzoo.data.decode import MAX_PIXELS

@@ -46,6 +46,10 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
                 ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
                 ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
 
+    def __init__(self, file: Any, limit: int, **kwargs: Any):
+        super().__init__(file, **kwargs)
+        self.limit = limit  # bytes: no array built here may be larger than the file itself
+
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self._ALLOWED:
             raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
@@ -54,22 +58,42 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
 
             return codecs.encode
         if module == "numpy":
-            return getattr(np, name)
+            return self._bounded(np.ndarray) if name == "ndarray" else getattr(np, name)
         # numpy 2 moved numpy.core to numpy._core; the published files name the old path
         try:
             from numpy._core import multiarray, numeric
         except ImportError:  # numpy 1.x
             from numpy.core import multiarray, numeric  # type: ignore[no-redef]
 
-        return getattr(multiarray if module.endswith("multiarray") else numeric, name)
+        found = getattr(multiarray if module.endswith("multiarray") else numeric, name)
+        return self._bounded(found) if name == "_reconstruct" else found
+
+    def _bounded(self, build: Any) -> Any:
+        """``build(subtype_or_shape, shape, dtype, ...)`` refused when the array it would
+        allocate is larger than the file (a crafted batch could ask for terabytes)."""
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            if build is not np.ndarray:  # _reconstruct(subtype, shape, dtype)
+                args = (getattr(args[0], "wrapped", args[0]), *args[1:])
+            shape = args[1] if build is not np.ndarray else args[0]
+            dtype = np.dtype(args[2] if build is not np.ndarray else
+                             (args[1] if len(args) > 1 else kwargs.get("dtype", float)))
+            count = int(np.prod(shape if isinstance(shape, tuple) else (shape,), dtype=object))
+            if count * dtype.itemsize > self.limit:
+                raise pickle.UnpicklingError(f"an array of shape {shape} would be larger than "
+                                             f"the file ({self.limit} bytes)")
+            return build(*args, **kwargs)
+        checked.wrapped = build  # type: ignore[attr-defined]  # the class, where one is named
+        return checked
 
 
 def load_batch(path: os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     """One batch file: uint8 images (N, 3, 32, 32) and int64 labels (N,)."""
     try:
         with open(path, "rb") as f:
-            entry = _ArrayOnlyUnpickler(f, encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
+            entry = _ArrayOnlyUnpickler(f, limit=os.fstat(f.fileno()).st_size,
+                                        encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
+            IndexError, MemoryError) as exc:
         raise GenzooError(f"{path} is not a CIFAR-10 batch ({exc}); replace it with the "
                           f"published file") from None
     if not isinstance(entry, dict):

@@ -48,11 +48,13 @@ class SVHN(ImageDataset):
 
         def build(alloc: Any) -> None:
             from scipy.io import loadmat
+            from scipy.io.matlab import MatReadError
 
             try:
                 mat = loadmat(path, variable_names=["X", "y"])
                 x, y = mat["X"], np.asarray(mat["y"]).reshape(-1)
-            except (ValueError, KeyError, TypeError, OSError, NotImplementedError) as exc:
+            except (ValueError, KeyError, TypeError, OSError, NotImplementedError,
+                    MatReadError) as exc:
                 raise GenzooError(f"{path} is not an SVHN .mat file ({exc!r}); expected X "
                                   f"32x32x3xN uint8 and y (N, 1)") from None
             if x.ndim != 4 or x.shape[:3] != (32, 32, 3) or x.dtype != np.uint8 \
