@@ -52,6 +52,17 @@ def test_resume_purges_the_interrupted_attempts_steps(tmp_path):
     assert steps == [10, 20, 30, 40, 50]  # no step twice
 
 
+def test_a_run_killed_before_its_first_checkpoint_resumes_without_twice_logged_steps(tmp_path):
+    run = tmp_path / "r"
+    assert run_cli(["train", *GAN, "--steps", "20", "--checkpoint-every", "0",
+                    "--out", str(run)]) == 0
+    for f in (run / "checkpoints").glob("step-*"):  # as if killed before the final checkpoint
+        f.unlink()
+    assert run_cli(["train", "--resume", str(run)]) == 0  # starts again from step 0
+    steps = [e.step for e in _events(run).Scalars("train/loss_d")]
+    assert steps == [10, 20]
+
+
 def test_evaluation_metrics_and_the_off_switch(tmp_path):
     run = tmp_path / "r"
     assert run_cli(["train", *GAN, "--steps", "20", "--out", str(run)]) == 0

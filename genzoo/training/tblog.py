@@ -25,7 +25,8 @@ class Board:
     def __init__(self, run_dir: Path, resume_step: int | None = None):
         from torch.utils.tensorboard import SummaryWriter
 
-        purge = resume_step + 1 if resume_step else None
+        # a resume from step 0 (killed before its first checkpoint) purges too
+        purge = resume_step + 1 if resume_step is not None else None
         self.writer = SummaryWriter(str(Path(run_dir) / DIRNAME), purge_step=purge)
 
     def scalars(self, record: dict[str, Any]) -> None:
