@@ -115,3 +115,27 @@ def test_a_full_disk_while_saving_is_one_line_and_keeps_the_last_checkpoint(trai
     assert last.startswith("error: the disk is full writing") and "last complete checkpoint" \
         in last, last
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before
+
+
+def test_a_refused_shorter_resume_leaves_config_json_alone(trained, tmp_path, capsys):
+    run = tmp_path / "r"
+    shutil.copytree(trained, run)
+    before = (run / "config.json").read_text()
+    capsys.readouterr()
+    assert run_cli(["train", "--resume", str(run), "--steps", "3", "--no-progress"]) == 0
+    out = capsys.readouterr()
+    assert "trained to step 5" in out.out and "schedules" not in out.err
+    assert (run / "config.json").read_text() == before
+
+
+def test_a_checkpoints_folder_linked_out_of_the_run_is_refused(trained, tmp_path, capsys):
+    run = tmp_path / "r"
+    shutil.copytree(trained, run)
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(run / "checkpoints", elsewhere)
+    (run / "checkpoints").symlink_to(elsewhere)
+    files = sorted(p.name for p in elsewhere.iterdir())
+    capsys.readouterr()
+    assert run_cli(["train", "--resume", str(run), "--steps", "8", "--no-progress"]) == 2
+    assert "is a link to" in capsys.readouterr().err
+    assert sorted(p.name for p in elsewhere.iterdir()) == files  # nothing written or pruned

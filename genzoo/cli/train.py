@@ -119,7 +119,9 @@ def train(
                     **session.config.get("data_options", {}),
                     "data_dir": str(data_dir.expanduser().resolve())})
             horizon = session.config["train"].get("steps")
-            if steps is not None and steps != horizon and session.trainer.run is not None:
+            trains = session.trainer.step < session.trainer.settings.steps
+            if steps is not None and steps != horizon and session.trainer.run is not None \
+                    and trains:  # a refused --steps leaves config.json as it was
                 session.run.update_config(train={**session.config["train"], "steps": steps})
                 schedules = session.model.schedules()
                 if 0 < session.trainer.step < steps and schedules:

@@ -126,6 +126,11 @@ class Run:
         if not (path / CONFIG).is_file():
             raise GenzooError(f"{path} is not a genzoo run (no {CONFIG}); pass a directory "
                               f"made by `genzoo train`")
+        if (path / "checkpoints").is_symlink():
+            raise GenzooError(f"{path / 'checkpoints'} is a link to "
+                              f"{os.path.realpath(path / 'checkpoints')}; a run writes and "
+                              f"prunes checkpoints inside its own folder: replace the link with "
+                              f"the folder itself")
         for name, folder in ((METRICS, False), ("checkpoints", True), ("tensorboard", True),
                              ("results.json", False)):
             entry = path / name
