@@ -86,6 +86,7 @@ def start(registry: Registry, model_name: str, dataset_name: str, *, out: Path |
     # under torchrun only rank 0 creates (and writes) the run directory
     run = Run.create(out, config) if out is not None and distributed.is_main_process() else None
     trainer = Trainer(model, dataset, settings, run=run, device=dev, progress=progress)
+    trainer.owner = registry.whose("models", model_name)
     return Session(model, dataset, run, trainer, config)
 
 
@@ -122,6 +123,7 @@ def open_run(registry: Registry, run_dir: Path, *, device: str = "auto",
     model = build_model_from_config(cls, model_config, dataset, seeds)
     trainer = Trainer(model, dataset, settings, run=run, device=resolve_device(device),
                       progress=progress)
+    trainer.owner = registry.whose("models", model_name)
     if load_weights:
         trainer.resume(fresh_ok=fresh_ok)
     return Session(model, dataset, run, trainer, config)

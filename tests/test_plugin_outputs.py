@@ -207,3 +207,30 @@ def test_compare_on_toy_data_without_modes_runs_the_metrics_that_need_none(tmp_p
     assert run_cli([*base, "--metric", "mode-coverage", "--out", str(tmp_path / "b")]) == 2
     assert "--metric mode-coverage: dataset 'blobs' is not a Gaussian mixture" in \
         capsys.readouterr().err
+
+
+def test_an_exception_in_a_models_train_step_is_one_line_naming_it_and_its_plugin(
+        tmp_path, monkeypatch, capsys):
+    gan = plugins.registry().model("gan")
+
+    class Broken(gan):
+        name = "broken-gan"
+
+        def train_step(self, batch, step, total_steps):
+            if step == 2:
+                raise KeyError("loss_typo")
+            return super().train_step(batch, step, total_steps)
+
+    @hookimpl
+    def genzoo_register_models(models):
+        models.add(Broken)
+
+    use_registry(monkeypatch, [("broken", plugin_module("broken", genzoo_register_models=
+                                                        genzoo_register_models))])
+    capsys.readouterr()
+    assert run_cli(["train", "broken-gan", "--toy", "grid25", "--steps", "5", "--out",
+                    str(tmp_path / "r"), "--no-progress", *set_args(small_overrides(Broken))]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "model 'broken-gan' of plugin 'broken'" in err and "train_step() at step 2" in err
+    assert "KeyError" in err and "internal error" not in err

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from genzoo.core.errors import GenzooError
+from genzoo.core.errors import GenzooError, PluginError
 from genzoo.core.model import Batch, Model
 from genzoo.core.rng import ReplicaRNG
 from genzoo.data.base import Dataset
@@ -134,6 +134,7 @@ class Trainer:
                               "this device use fp32 or bf16")
         self.step = 0
         self.seconds = 0.0
+        self.owner = ""  # "plugin 'x' (dist 1.0)": who to name when the model's code fails
         model.to(self.device)
         if self.dp is not None:
             self.dp.prepare(model)
@@ -296,7 +297,11 @@ class Trainer:
                         if "more than 1 value per channel" in str(exc):  # BatchNorm
                             raise GenzooError(f"--batch-size {s.batch_size} is too small for "
                                               f"{model.name}'s BatchNorm; use 2 or more") from exc
+                        raise self._blame(exc, "train_step()") from exc
+                    except (GenzooError, KeyboardInterrupt):
                         raise
+                    except Exception as exc:
+                        raise self._blame(exc, "train_step()") from exc
                 self.step += 1
                 done = self.step == s.steps
                 overdue = (self.dp is None and s.checkpoint_minutes > 0 and
@@ -318,7 +323,13 @@ class Trainer:
                     if bar is not None:
                         bar.update(self.step, record)
                 if shots is not None:
-                    shots.after_step(self.step, done)
+                    try:
+                        shots.after_step(self.step, done)
+                    except (GenzooError, KeyboardInterrupt):
+                        raise
+                    except Exception as exc:  # the model's sample / reconstruct
+                        raise self._blame(exc, "sample() or reconstruct(), drawing the "
+                                               "run's snapshot") from exc
                 if saving:
                     self.seconds = base_seconds + time.perf_counter() - started
                     self.save()
@@ -340,6 +351,18 @@ class Trainer:
                 detach()
         model.eval()
         return model
+
+    def _blame(self, exc: BaseException, where: str) -> BaseException:
+        """An exception raised in the model's code, as one line naming the model and the
+        plugin that registered it (``self.owner``, set by the host; --debug: the traceback).
+        Under torchrun it stays as it is: a peer's failure surfaces inside the step too, and
+        the ranks' own machinery names the rank."""
+        if self.dp is not None:
+            return exc
+        owner = f" of {self.owner}" if self.owner else ""
+        return PluginError(f"model {self.model.name!r}{owner} failed in {where} at step "
+                           f"{self.step}: {type(exc).__name__}: {exc} (--debug shows the "
+                           f"traceback)")
 
     def _check_finite(self, metrics: dict[str, torch.Tensor], saved_step: int) -> None:
         """Stop when every seed's losses have gone non-finite (a lone diverged seed trains on:
