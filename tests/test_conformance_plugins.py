@@ -131,3 +131,40 @@ def test_a_plugin_whose_hooks_are_not_marked_registers_nothing_and_is_told_so():
 @parametrize_with_checks(GOOD)
 def test_a_plugins_whole_test_file(check):
     check()
+
+
+class ListedDigits(Dataset):
+    """A third-party image dataset that does not subclass genzoo's ImageDataset: mnist5k's
+    digits behind the declared interface (draw, examples, splits)."""
+
+    def __init__(self):
+        from genzoo.core import plugins
+
+        self.inner = plugins.registry().dataset("mnist5k")
+        self.spec = DataSpec("listed-digits", self.inner.spec.x_shape, kind="image",
+                             num_classes=10)
+        self.splits = self.inner.splits
+
+    def draw(self, n, generator, split="train"):
+        return self.inner.draw(n, generator, split)
+
+    def examples(self, split="train"):
+        return self.inner.examples(split)
+
+
+def test_an_image_dataset_of_its_own_gets_every_evaluator_that_applies():
+    from genzoo.core import plugins
+    from genzoo.evaluators.frechet import dataset_images
+    from genzoo.evaluators.reconstruction import heldout_images
+    from genzoo.training.snapshots import steps_per_epoch
+
+    data = ListedDigits()
+    check_dataset(data)
+    reg = plugins.registry()
+    for name in ("reconstruction", "interpolation", "class-agreement", "icp", "svm-features",
+                 "fid", "kid", "classification"):
+        assert reg.evaluator(name)().applies_to(data) is None, name
+    assert data.size("test") == data.inner.size("test")
+    assert steps_per_epoch(data, 100) == -(-data.inner.size("train") // 100)
+    assert torch.equal(dataset_images(data, "test", 7), data.inner.examples("test")[0][:7])
+    assert torch.equal(heldout_images(data, 5), heldout_images(data.inner, 5))

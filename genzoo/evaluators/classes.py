@@ -30,8 +30,8 @@ import torch
 
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import Model
-from genzoo.data.base import Dataset
-from genzoo.data.images import ImageDataset, to_float
+from genzoo.data.base import Dataset, lists_examples
+from genzoo.data.images import to_float
 from genzoo.evaluators import label_classifier
 from genzoo.evaluators.base import EvalResult, Evaluator, count, eval_rng
 from genzoo.evaluators.reconstruction import (
@@ -64,12 +64,12 @@ def labels_reason(dataset: Dataset, evaluator: str) -> str | None:
     if spec.num_classes <= 0 or spec.attributes:
         return (f"{evaluator} judges images by their class and {spec.name!r} has no class "
                 f"labels to fit a classifier on")
-    if not isinstance(dataset, ImageDataset):
-        return f"{evaluator} needs a dataset with fixed train and test splits"
+    if not lists_examples(dataset) or not {"train", "test"} <= set(dataset.splits):
+        return f"{evaluator} needs a dataset with fixed train and test splits (examples())"
     return None
 
 
-def labelled_heldout(dataset: ImageDataset, n: int,
+def labelled_heldout(dataset: Dataset, n: int,
                      seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """The held-out images ``reconstruction`` scores (the same selection) and their labels."""
     x, y = dataset.examples("test")
@@ -116,7 +116,6 @@ class ClassAgreement(_ClassEvaluator):
                  out_dir: Path | None = None) -> EvalResult:
         """Options: ``heldout`` (1,000 test images) and ``chunk`` (250 per forward pass)."""
         self.check(model, dataset)
-        assert isinstance(dataset, ImageDataset)
         clf = self._classifier(dataset)
         x, y = labelled_heldout(dataset, self.opts.heldout,
                                 seed)
@@ -144,7 +143,6 @@ class ClassifierScore(_ClassEvaluator):
         ``icp_real``, 1,000) and ``chunk`` (250 samples per forward pass). Writes
         ``class-histogram.json`` (every class's share per seed, and the real images')."""
         self.check(model, dataset)
-        assert isinstance(dataset, ImageDataset)
         clf = self._classifier(dataset)
         k = dataset.spec.num_classes
         n = self.opts.samples

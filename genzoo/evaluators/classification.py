@@ -14,7 +14,7 @@ import torch
 
 from genzoo.core.model import Model
 from genzoo.data.base import Dataset
-from genzoo.data.images import ImageDataset
+from genzoo.data.images import to_float
 from genzoo.evaluators.base import EvalResult, Evaluator, count, eval_rng, heldout
 
 HELDOUT = 2_000
@@ -54,9 +54,14 @@ class Classification(Evaluator):
     def _batches(self, model: Model, dataset: Dataset, seed: int):
         """(x (R, n, ...), y (R, n)) batches: every replica sees the same test images."""
         r = model.replicas
-        if isinstance(dataset, ImageDataset):
-            for x, y in dataset.batches("test", BATCH):
-                assert y is not None
+        listed = dataset.examples("test")
+        if listed is not None:  # the whole test split, in order
+            images, labels = listed
+            assert labels is not None
+            for start in range(0, len(images), BATCH):
+                x = images[start:start + BATCH]
+                x = to_float(x) if x.dtype == torch.uint8 else x.float()
+                y = labels[start:start + BATCH]
                 yield (x.unsqueeze(0).expand(r, *x.shape),
                        y.unsqueeze(0).expand(r, *y.shape))
             return

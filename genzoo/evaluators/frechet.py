@@ -350,8 +350,9 @@ def dataset_images(dataset: Any, split: str, limit: int | None = None) -> torch.
     if getattr(dataset.spec, "kind", "") != "image":
         raise GenzooError(f"FID compares images; {dataset.spec.name!r} is "
                           f"{dataset.spec.kind} data")
-    if hasattr(dataset, "examples"):
-        x = dataset.examples(split)[0]
+    listed = dataset.examples(split)
+    if listed is not None:
+        x = listed[0]
         return x[:limit] if limit else x
     if not limit:
         raise GenzooError(f"dataset {dataset.spec.name!r} cannot list its images; give the "

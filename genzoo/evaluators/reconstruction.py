@@ -30,7 +30,7 @@ from genzoo.core.errors import GenzooError
 from genzoo.core.model import Model
 from genzoo.core.rng import ReplicaRNG
 from genzoo.data.base import Dataset
-from genzoo.data.images import ImageDataset, to_float
+from genzoo.data.images import to_float
 from genzoo.evaluators.base import EvalResult, Evaluator, count, eval_rng
 from genzoo.figures.grids import save_reconstructions
 
@@ -64,8 +64,9 @@ def heldout_images(dataset: Dataset, n: int, seed: int = 0) -> torch.Tensor:
     that a split sorted by class still gives a mixed selection.
     """
     g = torch.Generator().manual_seed(SELECTION_SEED + seed)
-    if isinstance(dataset, ImageDataset):
-        x, _ = dataset.examples("test")
+    listed = dataset.examples("test")
+    if listed is not None:
+        x = listed[0]
         if len(x) == 0:
             raise GenzooError(f"dataset {dataset.spec.name!r} has no test images to score")
         return to_float(x[heldout_indices(len(x), n, seed)])

@@ -46,8 +46,8 @@ import torch
 from genzoo.core.atomic import atomic_write_json
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import Model
-from genzoo.data.base import Dataset
-from genzoo.data.images import ImageDataset, holdout_by_class, to_float
+from genzoo.data.base import Dataset, lists_examples
+from genzoo.data.images import holdout_by_class, to_float
 from genzoo.evaluators.base import EvalResult, Evaluator, count
 from genzoo.evaluators.linear_svm import c_grid, decision_weights, fit_ovr, predict
 
@@ -242,7 +242,7 @@ def svm_protocol(pool_x: torch.Tensor, pool_y: torch.Tensor, val_x: torch.Tensor
 
 def _labelled_reason(dataset: Dataset) -> str | None:
     spec = dataset.spec
-    if not isinstance(dataset, ImageDataset) or spec.kind != "image":
+    if not lists_examples(dataset) or spec.kind != "image":
         return (f"svm-features scores image datasets with class labels and {spec.name!r} is "
                 f"not one")
     if spec.num_classes < 2 or spec.attributes:
@@ -291,7 +291,7 @@ class _Plan:
     test_y: torch.Tensor
 
 
-def _plan(dataset: ImageDataset, *, labels: int, draws: int, balanced: bool, select: str,
+def _plan(dataset: Dataset, *, labels: int, draws: int, balanced: bool, select: str,
           seed: int) -> _Plan:
     _, train_y = dataset.examples("train")
     _, test_y = dataset.examples("test")
@@ -307,7 +307,7 @@ def _plan(dataset: ImageDataset, *, labels: int, draws: int, balanced: bool, sel
     return _Plan(pool[used], train_y[pool[used]], compact, val, train_y[val], test_y)
 
 
-def run_protocol(dataset: ImageDataset, featurize: Callable[[torch.Tensor], torch.Tensor], *,
+def run_protocol(dataset: Dataset, featurize: Callable[[torch.Tensor], torch.Tensor], *,
                  labels: int = LABELS, draws: int = DRAWS, balanced: bool = True,
                  select: str = "once", seed: int = 0) -> list[ProtocolResult]:
     """The protocol on ``featurize(uint8 images) -> (R, N, d)``, one result per replica."""
@@ -326,7 +326,7 @@ def run_protocol(dataset: ImageDataset, featurize: Callable[[torch.Tensor], torc
             for r in range(len(pool_f))]
 
 
-def pixel_protocol(dataset: ImageDataset, **options: Any) -> ProtocolResult:
+def pixel_protocol(dataset: Dataset, **options: Any) -> ProtocolResult:
     """The raw-pixel baseline on the same draws as ``svm-features`` with the same seed."""
     return run_protocol(dataset, pixel_features, **options)[0]
 
@@ -367,7 +367,6 @@ class SVMFeatures(Evaluator):
         ``chunk`` (250 images per forward pass). Writes ``svm-features.json`` (every draw's
         error, the chosen C, the validation curve) to ``out_dir``."""
         self.check(model, dataset)
-        assert isinstance(dataset, ImageDataset)
         o = self.opts
         options = {"labels": o.labels, "draws": o.draws, "balanced": o.balanced,
                    "select": o.select, "seed": seed}

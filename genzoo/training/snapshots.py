@@ -30,10 +30,10 @@ PAIRS_PER_ROW = 10
 
 def steps_per_epoch(dataset: Dataset, batch_size: int) -> int | None:
     """ceil(training images / batch size), or None when the dataset does not say its size."""
-    size = getattr(dataset, "size", None)
+    size = dataset.size("train")
     if size is None:
         return None
-    return max(1, math.ceil(size("train") / batch_size))
+    return max(1, math.ceil(size / batch_size))
 
 
 class Snapshots:
@@ -91,7 +91,7 @@ class Snapshots:
 
     def _heldout(self) -> torch.Tensor:
         """The same RECONSTRUCTIONS test images every epoch, one draw per seed (R, n, ...)."""
-        split = "test" if "test" in getattr(self.dataset, "splits", ("test",)) else "train"
+        split = "test" if "test" in self.dataset.splits else "train"
         rng = ReplicaRNG(self.model.seeds, "heldout")
         return torch.stack([self.dataset.draw(RECONSTRUCTIONS, g, split=split)[0]
                             for g in rng.generators])
