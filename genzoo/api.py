@@ -151,6 +151,13 @@ def build_model_from_config(cls: type[Model], model_config: Any, dataset: Datase
                             seeds: Sequence[int]) -> Model:
     """One replica per seed: a single instance if vectorized, else a ModelStack."""
     seeds = list(seeds)
+    if len(seeds) > 1:  # R copies of every weight and its optimizer state: refuse what won't fit
+        from genzoo.training import allocator
+
+        one = cls(model_config, dataset.spec, seeds[:1])
+        weights = sum(p.numel() * p.element_size() for p in one.parameters())
+        allocator.check_fits(4 * weights * len(seeds), f"{len(seeds)} seeds of {cls.name}",
+                             "train fewer seeds at once (--seeds)")
     if cls.vectorized or len(seeds) == 1:
         return cls(model_config, dataset.spec, seeds)
     return ModelStack([cls(model_config, dataset.spec, [s]) for s in seeds])

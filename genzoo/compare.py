@@ -39,6 +39,7 @@ from genzoo.core.atomic import atomic_write_bytes
 from genzoo.core.errors import GenzooError, ReportedElsewhere
 from genzoo.core.model import can_phrase
 from genzoo.core.registry import Registry
+from genzoo.core.rng import MAX_SEEDS
 from genzoo.data.base import Dataset
 from genzoo.evaluators.base import check_options
 from genzoo.evaluators.mode_coverage import mixture_reason
@@ -584,8 +585,8 @@ def _validate(registry: Registry, settings: CompareSettings, out: Path,
     from genzoo.core import sampling
 
     sampling.check_sampler(settings.sampler)
-    if settings.seeds <= 0:
-        raise GenzooError(f"--seeds must be a positive integer, got {settings.seeds}")
+    if not 0 < settings.seeds <= MAX_SEEDS:
+        raise GenzooError(f"--seeds must be in 1..{MAX_SEEDS}, got {settings.seeds}")
     for name in ("steps", "batch_size"):
         value = getattr(settings, name)
         if value is not None and value <= 0:

@@ -139,3 +139,17 @@ def test_a_checkpoints_folder_linked_out_of_the_run_is_refused(trained, tmp_path
     assert run_cli(["train", "--resume", str(run), "--steps", "8", "--no-progress"]) == 2
     assert "is a link to" in capsys.readouterr().err
     assert sorted(p.name for p in elsewhere.iterdir()) == files  # nothing written or pruned
+
+
+def test_seed_counts_are_bounded_by_what_they_cost(tmp_path, capsys):
+    assert run_cli(["train", *GAN, "--seeds", str(10**9), "--out", str(tmp_path / "a")]) == 2
+    assert "--seeds must be in 1..100000" in capsys.readouterr().err
+    assert run_cli(["compare", "gan", "--toy", "grid25", "--seeds", str(10**9), "--out",
+                    str(tmp_path / "c")]) == 2
+    assert "--seeds must be in 1..100000" in capsys.readouterr().err
+    # within the cap but more copies of the networks than this machine holds
+    assert run_cli(["train", "ali", "--dataset", "mnist5k", "--seeds", "100000", "--out",
+                    str(tmp_path / "b"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "100000 seeds of ali needs at least" in err and "train fewer seeds" in err
+    assert not (tmp_path / "b").exists()

@@ -20,6 +20,7 @@ from genzoo.cli.app import (
 )
 from genzoo.core import config as config_lib
 from genzoo.core.errors import GenzooError
+from genzoo.core.rng import MAX_SEEDS
 
 
 def _check_resume_options(run_dir: Path, *, model: str | None, data: str | None,
@@ -138,6 +139,8 @@ def train(
                 return
         else:
             spec, overridden, file_settings = None, [], {}
+            if not 0 < seeds <= MAX_SEEDS:
+                raise GenzooError(f"--seeds must be in 1..{MAX_SEEDS}, got {seeds}")
             seed_list = list(range(seed, seed + seeds))
             if config_file is not None:
                 from genzoo.core import config_files as train_config
