@@ -36,10 +36,10 @@ import torch
 from genzoo import api
 from genzoo.core import config as config_lib
 from genzoo.core.atomic import atomic_write_bytes
+from genzoo.core.config import MAX_SEEDS
 from genzoo.core.errors import GenzooError, ReportedElsewhere
 from genzoo.core.model import can_phrase
 from genzoo.core.registry import Registry
-from genzoo.core.rng import MAX_SEEDS
 from genzoo.data.base import Dataset
 from genzoo.evaluators.base import check_options
 from genzoo.evaluators.mode_coverage import mixture_reason

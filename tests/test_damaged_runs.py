@@ -153,3 +153,22 @@ def test_seed_counts_are_bounded_by_what_they_cost(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "100000 seeds of ali needs at least" in err and "train fewer seeds" in err
     assert not (tmp_path / "b").exists()
+
+
+def test_ctrl_c_while_the_command_starts_is_one_quiet_line():
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    launcher = Path(sys.executable).with_name("genzoo")
+    if not launcher.exists():
+        pytest.skip("no installed genzoo command")
+    proc = subprocess.Popen([str(launcher), "plugins"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)  # past the interpreter's own start, inside torch's and typer's imports
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the command finished before the signal arrived")
+    assert proc.returncode == 130 and err.strip() == "interrupted", err[-500:]

@@ -126,15 +126,6 @@ def test_no_import_loops_among_genzoos_modules():
     assert not loops, loops
 
 
-@pytest.mark.parametrize("old, new", [
-    ("genzoo.model", "genzoo.core.model"), ("genzoo.rng", "genzoo.core.rng"),
-    ("genzoo.trainer", "genzoo.training.trainer"), ("genzoo.fid", "genzoo.evaluators.frechet"),
-    ("genzoo.report_images", "genzoo.reports.images"), ("genzoo.plots", "genzoo.figures.plots"),
-])
-def test_a_moved_modules_old_path_is_the_same_module(old, new):
-    assert importlib.import_module(old) is importlib.import_module(new)
-
-
 def test_the_names_at_the_top_are_the_classes_themselves_and_cost_no_torch():
     import genzoo
     from genzoo.core.model import Model

@@ -422,8 +422,8 @@ def test_the_whole_fault_sweep_holds():
 
 
 def test_an_evaluators_refusal_names_the_evaluator():
+    from genzoo.core.errors import GenzooError
     from genzoo.data.toy import grid25
-    from genzoo.errors import GenzooError
     from genzoo.evaluators.base import Evaluator
 
     class Picky(Evaluator):

@@ -19,8 +19,8 @@ from genzoo.cli.app import (
     user_errors,
 )
 from genzoo.core import config as config_lib
+from genzoo.core.config import MAX_SEEDS
 from genzoo.core.errors import GenzooError
-from genzoo.core.rng import MAX_SEEDS
 
 
 def _check_resume_options(run_dir: Path, *, model: str | None, data: str | None,

@@ -14,6 +14,8 @@ from genzoo.core.errors import GenzooError
 
 C = TypeVar("C")
 
+MAX_SEEDS = 100_000  # seeds in one run or per model of a compare: each copies every network
+
 
 def field_types(config_cls: type) -> dict[str, Any]:
     hints = typing.get_type_hints(config_cls)

@@ -21,8 +21,6 @@ def derive_seed(seed: int, stream: str) -> int:
     return int(np.random.SeedSequence([int(seed), STREAMS[stream]]).generate_state(1)[0])
 
 
-MAX_SEEDS = 100_000  # seeds in one run or per model of a compare: each copies every network
-
 class ReplicaRNG:
     """One ``torch.Generator`` per seed; draws are stacked along a leading replica axis."""
 
