@@ -1,4 +1,4 @@
-"""The fault and bad-input sweep of issue 13, rerunnable after any change.
+"""The fault and bad-input sweep (issues 13 and 23), rerunnable after any change.
 
 Each case runs the installed `genzoo` command line in a scratch folder and checks what a user
 sees: the exit code, one line on stderr (``error: ...`` for bad input; no traceback), the
@@ -222,6 +222,101 @@ def second_writer(w: Path) -> str | None:
 
 # --- the cases ----------------------------------------------------------------------------------
 
+def edit_config(name: str, edit: Callable[[dict], None]) -> Callable[[Path], None]:
+    def setup(w: Path) -> None:
+        copy_run(name)(w)
+        path = w / name / "config.json"
+        config = json.loads(path.read_text())
+        edit(config)
+        path.write_text(json.dumps(config))
+    return setup
+
+
+def replace_entry(name: str, entry: str, folder: bool) -> Callable[[Path], None]:
+    """Run ``name``'s ``entry`` replaced by a folder (``folder``) or an empty file."""
+    def setup(w: Path) -> None:
+        copy_run(name)(w)
+        path = w / name / entry
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        path.mkdir() if folder else path.write_text("")
+    return setup
+
+
+def toml(name: str, text: bytes) -> Callable[[Path], None]:
+    return lambda w: (w / name).write_bytes(text)
+
+
+def empty_svhn(w: Path) -> None:
+    (w / "svhn0" / "svhn").mkdir(parents=True, exist_ok=True)
+    for split in ("train", "test"):
+        (w / "svhn0" / "svhn" / f"{split}_32x32.mat").write_bytes(b"")
+
+
+def terabyte_cifar(w: Path) -> None:
+    folder = w / "cifar-tb" / "cifar10" / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    import numpy as np
+
+    class Terabyte:  # unpickled: numpy.ndarray((2**40,), 'u1'), from about 100 bytes
+        def __reduce__(self):
+            return (np.ndarray, ((2**40,), "u1"))
+
+    evil = pickle.dumps({b"data": Terabyte(), b"labels": [0]}, protocol=2)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        (folder / name).write_bytes(evil)
+
+
+def linked_checkpoints(w: Path) -> None:
+    copy_run("LINK")(w)
+    away = w / "LINK-checkpoints"
+    shutil.rmtree(away, ignore_errors=True)
+    shutil.move(w / "LINK" / "checkpoints", away)
+    (w / "LINK" / "checkpoints").symlink_to(away)
+
+
+def config_unchanged(name: str, before: dict) -> Callable[[Path], str | None]:
+    def check(w: Path) -> str | None:
+        steps = json.loads((w / name / "config.json").read_text())["train"]["steps"]
+        return None if steps == 10 else f"config.json's steps became {steps}"
+    return check
+
+
+def stopped_compare(w: Path) -> str | None:
+    """A compare stopped by SIGINT in its second model continues with --resume."""
+    args = ["compare", "gan", "vae", "--toy", "grid25", "--seeds", "2", "--steps", "400",
+            "--metric", "mode-coverage", "--out", "CMP", "--no-progress"]
+    proc = subprocess.Popen([*GENZOO, *args], cwd=w, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        if (w / "CMP" / "runs" / "vae").exists():
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    if proc.returncode != 130 or "genzoo compare --resume" not in err:
+        return f"stopped compare: exit {proc.returncode}, {err.strip()[-120:]!r}"
+    again = genzoo(args, w)
+    if again.returncode != 2 or "--resume" not in again.stderr:
+        return "the same --out again does not point at --resume"
+    done = genzoo(["compare", "--resume", "CMP", "--no-progress"], w)
+    if done.returncode != 0 or not (w / "CMP" / "results.json").exists():
+        return f"compare --resume: exit {done.returncode}, {done.stderr.strip()[-120:]!r}"
+    return None
+
+
+def early_ctrl_c(w: Path) -> str | None:
+    proc = subprocess.Popen([*GENZOO, "plugins"], cwd=w, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        return None  # finished first
+    return None if proc.returncode == 130 and err.strip() == "interrupted" else \
+        f"exit {proc.returncode}: {err.strip()[-160:]!r}"
+
+
 TRAIN = ["train", "gan", "--toy", "grid25", *SMALL]
 CASES = [
     Case("1", "failed before a checkpoint (bf16 on toy)", [*TRAIN, "--precision", "bf16",
@@ -255,8 +350,8 @@ CASES = [
          setup=png_bomb),
     Case("4", "--batch-size 10**9", [*TRAIN, "--batch-size", str(10**9), "--out", "BIG"], 2,
          "needs at least"),
-    Case("4", "sample -n 10**9", ["sample", "R", "-n", str(10**12), "-o", "s.npy"], 2,
-         "needs at least", setup=base_run, check=run_intact()),
+    Case("4", "sample -n 10**12", ["sample", "R", "-n", str(10**12), "-o", "s.npy"], 2,
+         "ask for fewer samples", setup=base_run, check=run_intact()),
     Case("4", "2 MB crafted CIFAR pickle", ["train", "gan", "--dataset", "cifar10",
          "--data-dir", "cifar", "--no-verify", "--steps", "1", "--out", "C", "--no-progress"],
          2, "not a CIFAR-10 batch", setup=crafted_cifar),
@@ -297,6 +392,63 @@ CASES = [
          "--out", "X"], 2, "at least 1"),
     Case("11", "train into a folder that is not a run", [*TRAIN, "--steps", "5", "--out",
          "mine"], 2, "", setup=not_a_run, check=mine_untouched),
+    # issue 23
+    Case("23", "--eval-option samples=abc", ["evaluate", "R", "-m", "mode-coverage",
+         "--eval-option", "samples=abc"], 2, "is not valid; it takes an integer",
+         setup=base_run),
+    Case("23", "--eval-option samples=1e99", ["evaluate", "R", "-m", "mode-coverage",
+         "--eval-option", "samples=1e99"], 2, "integer in 1..10000000", setup=base_run),
+    Case("23", "config.json seeds 'abc'", ["sample", "CS", "-o", "s.npy"], 2, "seeds is 'abc'",
+         setup=edit_config("CS", lambda c: c.update(seeds="abc"))),
+    Case("23", "config.json dataset a list", ["sample", "CD", "-o", "s.npy"], 2,
+         "dataset is ['grid25']", setup=edit_config("CD", lambda c: c.update(
+             dataset=["grid25"]))),
+    Case("23", "config.json z_dim a string", ["sample", "CZ", "-o", "s.npy"], 2,
+         "z_dim is 'two'", setup=edit_config("CZ", lambda c: c["model_config"].update(
+             z_dim="two"))),
+    Case("23", "config.json model_config a list", ["sample", "CM", "-o", "s.npy"], 2,
+         "model_config is [1, 2]", setup=edit_config("CM", lambda c: c.update(
+             model_config=[1, 2]))),
+    Case("23", "metrics.jsonl replaced by a folder", ["train", "--resume", "MF", "--steps",
+         "20"], 2, "is a folder", setup=replace_entry("MF", "metrics.jsonl", folder=True)),
+    Case("23", "tensorboard/ replaced by a file", ["train", "--resume", "TF", "--steps", "20"],
+         2, "is a file", setup=replace_entry("TF", "tensorboard", folder=False)),
+    Case("23", "results.json holds a list", ["evaluate", "RL", "-m", "mode-coverage"], 2,
+         "holds no evaluators' results", setup=lambda w: (
+             copy_run("RL")(w), (w / "RL" / "results.json").write_text("[1, 2]"))),
+    Case("23", "TOML steps = \"five\"", ["train", "--config", "a.toml", "--out", "X"], 2,
+         "steps is 'five'", setup=toml("a.toml", b'model = "gan"\ndataset = "grid25"\n'
+                                                 b'steps = "five"\n')),
+    Case("23", "TOML steps = 5.5", ["train", "--config", "b.toml", "--out", "X"], 2,
+         "steps is 5.5", setup=toml("b.toml", b'model = "gan"\ndataset = "grid25"\n'
+                                              b'steps = 5.5\n')),
+    Case("23", "TOML [settings] lr = \"fast\"", ["train", "--config", "c.toml", "--out", "X"],
+         2, "lr is 'fast'", setup=toml("c.toml", b'model = "gan"\ndataset = "grid25"\n'
+                                                 b'[settings]\nlr = "fast"\n')),
+    Case("23", "TOML not UTF-8", ["train", "--config", "d.toml", "--out", "X"], 2,
+         "not UTF-8", setup=toml("d.toml", b'model = "gan"\n\xff\xfe = 1\n')),
+    Case("23", "compare TOML metrics a string", ["compare", "--config", "e.toml", "--out",
+         "E"], 2, "metrics is 'mode-coverage'", setup=toml(
+             "e.toml", b'models = ["gan"]\nmetrics = "mode-coverage"\n')),
+    Case("23", "compare TOML seeds = 10**9", ["compare", "--config", "f.toml", "--out", "F"],
+         2, "--seeds must be in 1..100000", setup=toml(
+             "f.toml", b'models = ["gan"]\ndataset = "grid25"\nseeds = 1000000000\n')),
+    Case("23", "--out longer than the file system allows", [*TRAIN, "--out", "x" * 300], 2,
+         "longer than the file system allows"),
+    Case("23", "--out not UTF-8", [*TRAIN, "--out", os.fsdecode(b"bad\xffname")], 2,
+         "not valid UTF-8"),
+    Case("23", "zero-byte train_32x32.mat, --no-verify", ["train", "gan", "--dataset", "svhn",
+         "--data-dir", "svhn0", "--no-verify", "--steps", "1", "--out", "S0",
+         "--no-progress"], 2, "is not an SVHN .mat file", setup=empty_svhn),
+    Case("23", "CIFAR pickle asking for 1 TiB", ["train", "gan", "--dataset", "cifar10",
+         "--data-dir", "cifar-tb", "--no-verify", "--steps", "1", "--out", "CT",
+         "--no-progress"], 2, "larger than the file", setup=terabyte_cifar),
+    Case("23", "--resume --steps below the trained step", ["train", "--resume", "SH",
+         "--steps", "3"], 0, "", setup=copy_run("SH"), check=config_unchanged("SH", {})),
+    Case("23", "checkpoints/ linked out of the run", ["train", "--resume", "LINK", "--steps",
+         "20"], 2, "is a link to", setup=linked_checkpoints),
+    Case("23", "a stopped compare continues with --resume", [], 0, check=stopped_compare),
+    Case("23", "Ctrl-C in the first second", [], 0, check=early_ctrl_c),
 ]
 
 
