@@ -235,7 +235,7 @@ BAD_RUN = [
     (["sample", "{missing}"], "does not exist"),
     (["sample", "{nockpt}"], "has no checkpoint yet"),
     (["sample", "{corrupt}"], "is corrupt (checksum mismatch)"),
-    (["sample", "{sidecar}"], "is corrupt; delete both files"),
+    (["sample", "{sidecar}"], "is corrupt; "),
     (["sample", "{badconfig}"], "config.json is unreadable"),
     (["sample", "{lacks}"], "lacks 'model'"),
     (["sample", "{run}", "-o", "x.jpg"], "must end in .png or .npy"),

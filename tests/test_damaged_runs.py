@@ -172,3 +172,36 @@ def test_ctrl_c_while_the_command_starts_is_one_quiet_line():
     if proc.returncode == 0:
         pytest.skip("the command finished before the signal arrived")
     assert proc.returncode == 130 and err.strip() == "interrupted", err[-500:]
+
+
+def _two_checkpoints(tmp_path):
+    run = tmp_path / "r2"
+    assert run_cli(["train", *GAN, "--steps", "6", "--checkpoint-every", "3", "--out",
+                    str(run)]) == 0
+    return run
+
+
+def test_a_checkpoint_of_another_run_or_with_nan_weights_names_the_way_back(tmp_path, capsys):
+    from safetensors.torch import load_file, save_file
+
+    from genzoo.training.runs import _sha256
+
+    run = _two_checkpoints(tmp_path)
+    meta = run / "checkpoints" / "step-00000006.json"
+    tensors = meta.with_suffix(".safetensors")
+    record = json.loads(meta.read_text())
+    meta.write_text(json.dumps({**record, "model": "ali"}))
+    capsys.readouterr()
+    assert run_cli(["sample", str(run), "-n", "4", "-o", str(tmp_path / "s.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "written for model 'ali', and this run is 'gan'" in err
+    assert "move both files of step 6 out of checkpoints/" in err
+    meta.write_text(json.dumps(record))
+    weights = load_file(tensors)
+    key = next(k for k in weights if k.startswith("model/") and weights[k].is_floating_point())
+    weights[key] = weights[key] * float("nan")
+    save_file(weights, tensors)
+    meta.write_text(json.dumps({**record, "sha256": _sha256(tensors)}))
+    assert run_cli(["train", "--resume", str(run), "--steps", "9", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "holds weights that are not finite" in err and "lower the learning rate" not in err

@@ -95,6 +95,7 @@ def test_pruning_keeps_the_newest(tmp_path):
 ])
 def test_a_damaged_checkpoint_is_one_clear_error(tmp_path, damage, words):
     run = make_run(tmp_path)
+    run.save_checkpoint(2, tensors(2), {})
     path = run.save_checkpoint(3, tensors(3), {})
     if damage == "flip":
         data = bytearray(path.read_bytes())
@@ -106,7 +107,9 @@ def test_a_damaged_checkpoint_is_one_clear_error(tmp_path, damage, words):
         path.unlink()
     with pytest.raises(GenzooError, match=words) as err:
         run.load_checkpoint()
-    assert "delete both files of that step" in str(err.value)
+    # the way back names the intact earlier checkpoint
+    assert "move both files of step 3 out of checkpoints/ to fall back to the previous " \
+        "checkpoint (step 2, intact)" in str(err.value)
     assert "\n" not in str(err.value)
 
 

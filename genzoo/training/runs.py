@@ -256,7 +256,10 @@ class Run:
             raise GenzooError(f"{self.path} has no checkpoint at step {step} "
                               f"(available: {', '.join(map(str, steps))})")
         tensor_path, meta_path = self._paths(step)
-        hint = "delete both files of that step to fall back to the previous checkpoint"
+        earlier = [s for s in steps if s < step]
+        hint = (f"move both files of step {step} out of checkpoints/ to fall back to the "
+                f"previous checkpoint (step {earlier[-1]}, intact)" if earlier else
+                "this run has no earlier checkpoint: train it again with --out")
         try:
             meta = json.loads(meta_path.read_text())
         except (OSError, json.JSONDecodeError):

@@ -169,7 +169,22 @@ class Trainer:
             raise GenzooError(f"checkpoint at step {ckpt.step} lacks {what}; it was not "
                               f"written by genzoo's trainer (delete both files of that step "
                               f"to fall back to the previous checkpoint)")
+        fall_back = (f"move both files of step {ckpt.step} out of checkpoints/ to fall back "
+                     f"to the previous checkpoint")
+        recorded = {"model": ckpt.meta.get("model"), "seeds": ckpt.meta.get("seeds")}
+        ours = {"model": self.model.name, "seeds": list(self.model.seeds)}
+        for key in ("model", "seeds"):
+            if recorded[key] is not None and recorded[key] != ours[key]:
+                raise GenzooError(f"checkpoint at step {ckpt.step} was written for {key} "
+                                  f"{recorded[key]!r:.60}, and this run is {ours[key]!r:.60}: "
+                                  f"it belongs to another run; {fall_back}")
         model_state = {k[len("model/"):]: v for k, v in t.items() if k.startswith("model/")}
+        bad = [k for k, v in model_state.items()
+               if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+        if bad:
+            raise GenzooError(f"checkpoint at step {ckpt.step} holds weights that are not finite "
+                              f"({bad[0]}{' and others' if len(bad) > 1 else ''}): it was "
+                              f"damaged or written after training diverged; {fall_back}")
         try:
             self.model.load_state_dict(model_state)
         except RuntimeError as exc:
