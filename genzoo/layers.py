@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genzoo.core.errors import GenzooError
 from genzoo.core.rng import ReplicaRNG
 
 
@@ -142,7 +143,8 @@ def mlp(rng: ReplicaRNG, sizes: list[int], *, batchnorm: bool, activation: str =
         elif activation == "leaky_relu":
             layers.append(nn.LeakyReLU(0.2, inplace=True))
         else:
-            raise ValueError(f"unknown activation {activation!r}")
+            raise GenzooError(f"genzoo.layers.mlp: unknown activation {activation!r}; use relu "
+                              f"or leaky_relu (slope 0.2), or maxout_pieces > 1 for maxout")
     return nn.Sequential(*layers)
 
 
