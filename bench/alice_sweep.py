@@ -63,7 +63,7 @@ def _train(out: Path, model: str, settings: list[str], steps: int | None,
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
     print("running:", " ".join(cmd[1:]), flush=True)
-    log = out.with_suffix(".log")
+    log = out.parent / f"{out.name}.log"  # not with_suffix: "alice_λ0.01" has a dot
     started = time.perf_counter()
     with log.open("w") as f:
         if subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT).returncode != 0:
