@@ -150,7 +150,7 @@ def test_tiny_compare_writes_results_figure_and_report(registry, tmp_path: Path,
 @pytest.mark.parametrize("args, message", [
     (["nosuch", "gan"], "unknown model 'nosuch'"),
     (["gan", "gan"], "named twice"),
-    (["gan", "--seeds", "0"], "--seeds must be a positive integer"),
+    (["gan", "--seeds", "0"], "--seeds must be in 1..100000"),
     (["gan", "--steps", "-1"], "--steps must be a positive integer"),
     (["gan", "--toy", "grid26"], "unknown dataset 'grid26'"),
     (["gan", "--set", "nosuch=1"], "no compared model has a setting"),
