@@ -161,8 +161,10 @@ def test_matching_md5_passes_and_is_hashed_once(tmp_path: Path,
     data.write_bytes(b"x" * 1000)
     pub = Published("ds", (FileSpec("a.bin", hashlib.md5(b"x" * 1000).hexdigest()),), "URL")
     calls = []
-    real_md5 = hashlib.md5
-    monkeypatch.setattr(files.hashlib, "md5", lambda *a: calls.append(1) or real_md5(*a))
+    real_digest = files.file_digest
+    monkeypatch.setattr(files, "file_digest",
+                        lambda path, algorithm="sha256": calls.append(1) or
+                        real_digest(path, algorithm))
     assert locate(pub, tmp_path).md5_checked == ["a.bin"]
     assert locate(pub, tmp_path).verified
     assert len(calls) == 1  # the second check reused the remembered digest

@@ -170,15 +170,11 @@ def _check_disk(output: Path, need: int, what: str) -> None:
 def _save_npy_chunks(chunks: Iterator[Any], output: Path, shape: tuple[int, ...]) -> None:
     """An .npy of ``shape`` filled chunk by chunk through a memory map, renamed into place
     when complete (an interrupted write leaves no partial file behind)."""
-    import os
-    import tempfile
-
     import numpy as np
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    from genzoo.core.atomic import atomic_file
+
+    with atomic_file(output) as tmp:
         array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
         at = 0
         for x in chunks:
@@ -186,10 +182,6 @@ def _save_npy_chunks(chunks: Iterator[Any], output: Path, shape: tuple[int, ...]
             at += len(x)
         array.flush()
         del array
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _require_condition(condition: str, needed: str, option: str) -> None:

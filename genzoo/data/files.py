@@ -24,7 +24,6 @@ import os
 import secrets
 import shutil
 import tarfile
-import tempfile
 import threading
 import urllib.request
 import zipfile
@@ -33,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genzoo.core.atomic import atomic_file, file_digest
 from genzoo.core.errors import GenzooError
 
 ENV_DATA = "GENZOO_DATA"
@@ -256,11 +256,7 @@ def file_md5(path: Path) -> str:
             and isinstance(entry.get("md5"), str) and isinstance(entry.get("mac"), str)
             and hmac.compare_digest(entry["mac"], _sign(secret, key, stamp, entry["md5"]))):
         return entry["md5"]
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            digest.update(chunk)
-    md5 = digest.hexdigest()
+    md5 = file_digest(path, "md5")
     if _stamp(path.stat()) != stamp:
         return md5  # changed while it was read: not remembered
     with _MEMO_LOCK:
@@ -325,18 +321,15 @@ def fetch(published: Published, folder: Path, timeout: float = NETWORK_TIMEOUT_S
                               f"{item.filename} by hand from {published.page} and {place} "
                               f"{folder}") from None
         folder.mkdir(parents=True, exist_ok=True)  # only once something can be fetched
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{item.filename}.", suffix=".part")
         try:
-            with os.fdopen(fd, "wb") as out, response:
-                shutil.copyfileobj(response, out, 1 << 22)
-            if item.md5:
-                check_md5(Path(tmp), item.md5, published)
-            os.replace(tmp, target)
+            with atomic_file(target, suffix=".part") as tmp:
+                with open(tmp, "wb") as out, response:
+                    shutil.copyfileobj(response, out, 1 << 22)
+                if item.md5:
+                    check_md5(tmp, item.md5, published)
         except OSError as exc:
             raise GenzooError(f"downloading {item.url} failed ({exc}); try again, or fetch it "
                               f"by hand from {published.page}") from None
-        finally:
-            Path(tmp).unlink(missing_ok=True)
         if item.extract:
             _extract(target, folder)
             target.unlink()

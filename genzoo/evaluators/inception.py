@@ -32,6 +32,7 @@ from pathlib import Path
 
 import torch
 
+from genzoo.core.atomic import file_digest
 from genzoo.core.errors import GenzooError
 from genzoo.data.cache import note
 from genzoo.data.files import cache_home
@@ -268,16 +269,6 @@ def _in_memory(state: dict[str, torch.Tensor]) -> io.BytesIO:
     torch.save(state, buffer)
     buffer.seek(0)
     return buffer
-
-
-def file_digest(path: Path, algorithm: str = "sha256") -> str:
-    """Hex digest of a file (~0.2 s for the 95 MB weights; not memoised by mtime, whose coarse
-    ticks could hide a file damaged in place)."""
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def file_sha256(path: Path) -> str:

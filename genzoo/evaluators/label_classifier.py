@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genzoo.core.atomic import atomic_file
 from genzoo.core.errors import GenzooError
 from genzoo.data.cache import note
 from genzoo.data.files import cache_home
@@ -154,11 +155,10 @@ def for_dataset(dataset, *, cache: bool = True) -> Classifier:
     clf = fit(x_train, y_train, x_test, y_test, spec.num_classes)
     if cache:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            save_file({**{k: v.contiguous() for k, v in clf.net.state_dict().items()},
-                       "accuracy": torch.tensor(clf.accuracy, dtype=torch.float64)}, str(tmp))
-            tmp.replace(path)
+            with atomic_file(path) as tmp:
+                save_file({**{k: v.contiguous() for k, v in clf.net.state_dict().items()},
+                           "accuracy": torch.tensor(clf.accuracy, dtype=torch.float64)},
+                          str(tmp))
             clf.path = path
         except OSError as exc:
             note(f"cannot cache the classifier in {path.parent} ({exc}); it is refitted "

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from genzoo.core.atomic import atomic_file
+
 
 def tile(images: torch.Tensor, ncol: int, pad: int = 2) -> torch.Tensor:
     """(N, C, H, W) -> one (C, H', W') image, ``ncol`` images a row, ``pad`` white pixels apart."""
@@ -31,9 +33,8 @@ def save_png(image: torch.Tensor, path: str | Path) -> Path:
     pixels = (image.clamp(0, 1) * 255).round().to(torch.uint8)
     if pixels.shape[0] not in (1, 3):
         raise ValueError(f"a PNG needs 1 or 3 channels, got {pixels.shape[0]}")
-    tmp = path.with_name(f".{path.name}.tmp")
-    write_png(pixels, str(tmp))
-    tmp.replace(path)
+    with atomic_file(path) as tmp:
+        write_png(pixels, str(tmp))
     return path
 
 

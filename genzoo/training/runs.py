@@ -15,12 +15,10 @@ Nothing is pickled: tensors go through safetensors, everything else through JSON
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +29,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from genzoo.core.atomic import (  # noqa: F401 -- atomic_write_* also used from here
-    _FILE_MODE,
-    _fsync_dir,
+    atomic_file,
     atomic_write_bytes,
     atomic_write_json,
+    file_digest,
 )
 from genzoo.core.errors import GenzooError, what_is
 from genzoo.training.locks import LOCK_NAME, DirLock
@@ -63,11 +61,7 @@ def _finite(value: Any) -> Any:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_digest(path, "sha256")
 
 
 @dataclass
@@ -209,26 +203,15 @@ class Run:
     def save_checkpoint(self, step: int, tensors: dict[str, torch.Tensor],
                         meta: dict[str, Any], keep: int = 2) -> Path:
         tensor_path, meta_path = self._paths(step)
-        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.checkpoint_dir, prefix=f".{tensor_path.name}.",
-                                   suffix=".tmp")
-        os.close(fd)
-        try:
+        with atomic_file(tensor_path) as tmp:
             try:
-                save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp)
+                save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()},
+                          str(tmp))
             except SafetensorError as exc:  # its I/O errors arrive as text: name a full disk
                 if "No space left" in str(exc) or "quota" in str(exc).lower():
-                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), tmp) from exc
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp)) from exc
                 raise
-            os.chmod(tmp, _FILE_MODE)  # after save_file, which writes a new file
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
-            digest = _sha256(Path(tmp))
-            os.replace(tmp, tensor_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.checkpoint_dir)
+            digest = _sha256(tmp)
         try:
             atomic_write_json(meta_path, {**meta, "step": step, "format": FORMAT_VERSION,
                                           "sha256": digest})
