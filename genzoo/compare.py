@@ -229,8 +229,9 @@ def _run_sharded(registry: Registry, settings: CompareSettings, out: Path, datas
         _validate(registry, settings, out, dataset, resume)
         if shards.is_main:
             lock = DirLock(out, "a compare").acquire()
-            _record_settings(settings, out)
         shards.exchange("validated", True)  # nobody writes before every rank has checked
+        if shards.is_main:
+            _record_settings(settings, out)
         jobs = plan(settings.models, settings.seeds, out, world)
         mine = [job for job in jobs if job.rank == rank]
         say(f"rank {rank} of {world}: " + (", ".join(
