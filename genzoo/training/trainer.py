@@ -8,7 +8,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 
@@ -312,11 +312,11 @@ class Trainer:
                         if "more than 1 value per channel" in str(exc):  # BatchNorm
                             raise GenzooError(f"--batch-size {s.batch_size} is too small for "
                                               f"{model.name}'s BatchNorm; use 2 or more") from exc
-                        raise self._blame(exc, "train_step()") from exc
+                        self._blame(exc, "train_step()")
                     except (GenzooError, KeyboardInterrupt):
                         raise
                     except Exception as exc:
-                        raise self._blame(exc, "train_step()") from exc
+                        self._blame(exc, "train_step()")
                 self.step += 1
                 done = self.step == s.steps
                 overdue = (self.dp is None and s.checkpoint_minutes > 0 and
@@ -343,8 +343,8 @@ class Trainer:
                     except (GenzooError, KeyboardInterrupt):
                         raise
                     except Exception as exc:  # the model's sample / reconstruct
-                        raise self._blame(exc, "sample() or reconstruct(), drawing the "
-                                               "run's snapshot") from exc
+                        self._blame(exc, "sample() or reconstruct(), drawing the run's "
+                                         "snapshot")
                 if saving:
                     self.seconds = base_seconds + time.perf_counter() - started
                     self.save()
@@ -367,17 +367,17 @@ class Trainer:
         model.eval()
         return model
 
-    def _blame(self, exc: BaseException, where: str) -> BaseException:
-        """An exception raised in the model's code, as one line naming the model and the
+    def _blame(self, exc: BaseException, where: str) -> NoReturn:
+        """Raise an exception from the model's code as one line naming the model and the
         plugin that registered it (``self.owner``, set by the host; --debug: the traceback).
-        Under torchrun it stays as it is: a peer's failure surfaces inside the step too, and
-        the ranks' own machinery names the rank."""
+        Under torchrun it is raised as it is: a peer's failure surfaces inside the step too,
+        and the ranks' own machinery names the rank."""
         if self.dp is not None:
-            return exc
+            raise exc
         owner = f" of {self.owner}" if self.owner else ""
-        return PluginError(f"model {self.model.name!r}{owner} failed in {where} at step "
-                           f"{self.step}: {type(exc).__name__}: {exc} (--debug shows the "
-                           f"traceback)")
+        raise PluginError(f"model {self.model.name!r}{owner} failed in {where} at step "
+                          f"{self.step}: {type(exc).__name__}: {exc} (--debug shows the "
+                          f"traceback)") from exc
 
     def _check_finite(self, metrics: dict[str, torch.Tensor], saved_step: int) -> None:
         """Stop when every seed's losses have gone non-finite (a lone diverged seed trains on:
