@@ -17,11 +17,8 @@ not the published ones, such as synthetic files in the same format).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
-import secrets
 import shutil
 import tarfile
 import threading
@@ -32,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genzoo.core.atomic import atomic_file, file_digest
+from genzoo.core.atomic import atomic_file, atomic_write_json, file_digest
 from genzoo.core.errors import GenzooError
 
 ENV_DATA = "GENZOO_DATA"
@@ -199,38 +196,10 @@ def _memo_path() -> Path:
     return cache_home() / "md5.json"
 
 
-def _memo_key() -> bytes:
-    """This installation's secret for signing memo entries, made on first use (mode 0600).
-
-    A memo entry vouches for a file only if this installation wrote it: an entry edited by
-    hand, or copied from another machine, fails its signature and the file is hashed again."""
-    path = cache_home() / "md5.key"
-    try:
-        key = path.read_bytes()
-        if len(key) == 32:
-            return key
-    except OSError:
-        pass
-    key = secrets.token_bytes(32)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(key)
-    except OSError:
-        pass  # an unwritable cache: the key lives for this process, entries are not reused
-    return key
-
-
 def _stamp(st: os.stat_result) -> list[int]:
     # ctime cannot be set back by a user (os.utime restores mtime, not ctime), and the inode
     # changes when a file is replaced, so a file edited in place is always hashed again.
     return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
-
-
-def _sign(key: bytes, path: str, stamp: list[int], md5: str) -> str:
-    message = json.dumps([path, stamp, md5]).encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def _read_memo() -> dict[str, Any]:
@@ -244,27 +213,24 @@ def _read_memo() -> dict[str, Any]:
 def file_md5(path: Path) -> str:
     """The md5 of ``path``, remembered per file version so a large file is hashed once.
 
-    A version is (device, inode, size, mtime, ctime); the remembered digest is trusted only
-    when its entry carries this installation's signature (see ``_memo_key``)."""
+    A version is (device, inode, size, mtime, ctime). The memo guards against staleness, not
+    against its owner: whoever can edit it can edit the data files and genzoo itself (see
+    docs/guide.md, "Dataset files")."""
     path = path.resolve()
     key = str(path)
     stamp = _stamp(path.stat())
-    secret = _memo_key()
     with _MEMO_LOCK:
         entry = _read_memo().get(key)
     if (isinstance(entry, dict) and entry.get("stamp") == stamp
-            and isinstance(entry.get("md5"), str) and isinstance(entry.get("mac"), str)
-            and hmac.compare_digest(entry["mac"], _sign(secret, key, stamp, entry["md5"]))):
+            and isinstance(entry.get("md5"), str)):
         return entry["md5"]
     md5 = file_digest(path, "md5")
     if _stamp(path.stat()) != stamp:
         return md5  # changed while it was read: not remembered
     with _MEMO_LOCK:
         memo = _read_memo()  # re-read: another process may have added entries meanwhile
-        memo[key] = {"stamp": stamp, "md5": md5, "mac": _sign(secret, key, stamp, md5)}
+        memo[key] = {"stamp": stamp, "md5": md5}
         try:
-            from genzoo.core.atomic import atomic_write_json
-
             atomic_write_json(_memo_path(), memo)
         except OSError:
             pass  # an unwritable cache only costs a re-hash next time
