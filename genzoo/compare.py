@@ -37,7 +37,7 @@ from genzoo import api
 from genzoo.core import config as config_lib
 from genzoo.core.atomic import atomic_write_bytes
 from genzoo.core.config import MAX_SEEDS
-from genzoo.core.errors import GenzooError, ReportedElsewhere
+from genzoo.core.errors import GenzooError, ReportedElsewhere, what_is
 from genzoo.core.model import can_phrase
 from genzoo.core.registry import Registry
 from genzoo.data.base import Dataset
@@ -215,73 +215,58 @@ def _record_settings(settings: CompareSettings, out: Path) -> None:
 def _run_sharded(registry: Registry, settings: CompareSettings, out: Path, dataset: Dataset,
                  progress: bool, say: Progress, resume: bool = False
                  ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """Rank r's share of the compare; rank 0 also gathers and returns the whole. A failure
-    anywhere ends every rank: rank 0 raises it (its own, or ``RankFailed`` naming the rank),
-    the others raise ``ReportedElsewhere`` and say nothing, so the user reads one line."""
+    """Rank r's share of the compare; rank 0 also gathers and returns the whole. A rank's own
+    failure is one line naming it; torchrun then stops the others, which exit quietly
+    (``genzoo.training.shards``)."""
     from genzoo.training import distributed
-    from genzoo.training.shards import RankFailed, Shards, StoreLost
+    from genzoo.training.shards import ranks
 
-    shards = Shards.join()
-    rank, world = shards.rank, shards.world_size
-    lock = None
-    try:
-        out = Path(shards.exchange("out", str(out))[0])  # rank 0's: a default --out is a time
-        _validate(registry, settings, out, dataset, resume)
-        if shards.is_main:
-            lock = DirLock(out, "a compare").acquire()
-        shards.exchange("validated", True)  # nobody writes before every rank has checked
-        if shards.is_main:
-            _record_settings(settings, out)
-        jobs = plan(settings.models, settings.seeds, out, world)
-        mine = [job for job in jobs if job.rank == rank]
-        say(f"rank {rank} of {world}: " + (", ".join(
-            f"{j.model} {_seed_label(j.seeds)}" for j in mine) or "no jobs"))
-        device = distributed.local_device(resolve_device(settings.device))
-        settings = dataclasses.replace(settings, device=str(device))  # cuda:LOCAL_RANK
-        begun = time.perf_counter()
-        done = []
-        with distributed.solo():  # a job trains in this process alone, not data-parallel
-            for job in mine:
-                failed = shards.failure()
-                if failed is not None:
-                    raise failed
-                done.append(_run_job(registry, settings, job, dataset,
-                                     progress and shards.is_main,
-                                     lambda msg: say(f"rank {rank}: {msg}"), resume))
-        shards.post("jobs", done)
-        if not shards.is_main:
-            return None
-        gathered = [d for part in shards.collect("jobs") for d in part]
-        order = {(j.model, j.seeds[0]): i for i, j in enumerate(jobs)}
-        gathered.sort(key=lambda d: order[(d["model"], d["seeds"][0])])
-        return _merge(registry, settings, dataset, gathered, time.perf_counter() - begun,
-                      world)
-    except BaseException as exc:
-        failed = exc if isinstance(exc, RankFailed) else shards.failure()
-        if failed is None and _sigterm(exc):  # torchrun stops the ranks when one exits
-            silent = shards.silent_peers("jobs")
-            if silent:
-                failed = RankFailed(silent[0], "its process exited (torchrun's report "
-                                               "below has its exit code)")
-        if failed is not None and (isinstance(exc, (KeyboardInterrupt, RankFailed))):
-            # another rank's failure: rank 0 says it, or every rank when rank 0 is the one
-            if shards.is_main or failed.rank == 0:
-                raise failed from None
-            raise ReportedElsewhere(str(failed)) from exc
-        if isinstance(exc, StoreLost) or isinstance(exc, (SystemExit, GeneratorExit)):
-            raise  # no one is left to report it, or not a failure
-        reason = (str(exc) if isinstance(exc, GenzooError) else
-                  "interrupted" if isinstance(exc, KeyboardInterrupt) else
-                  f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
-                  f"traceback)")
-        shards.fail(reason)  # this rank's own failure: stop the others
-        if not shards.is_main:
-            raise ReportedElsewhere(reason) from exc
-        raise
-    finally:
-        if lock is not None:
-            lock.release()
-        shards.close()
+    with ranks() as group:
+        rank, world = group.rank, group.world_size
+        out = Path(group.broadcast(str(out)))  # rank 0's: a default --out is a time
+        try:
+            _validate(registry, settings, out, dataset, resume)
+            refused = None
+        except GenzooError as exc:
+            refused = exc
+        group.all_refuse(refused)  # said once; nobody writes before every rank has checked
+        lock = None
+        try:
+            if group.is_main:
+                lock = DirLock(out, "a compare").acquire()
+                _record_settings(settings, out)
+            jobs = plan(settings.models, settings.seeds, out, world)
+            mine = [job for job in jobs if job.rank == rank]
+            say(f"rank {rank} of {world}: " + (", ".join(
+                f"{j.model} {_seed_label(j.seeds)}" for j in mine) or "no jobs"))
+            device = distributed.local_device(resolve_device(settings.device))
+            settings = dataclasses.replace(settings, device=str(device))  # cuda:LOCAL_RANK
+            begun = time.perf_counter()
+            with distributed.solo():  # a job trains in this process alone, not data-parallel
+                done = [_run_job(registry, settings, job, dataset, progress and group.is_main,
+                                 lambda msg: say(f"rank {rank}: {msg}"), resume)
+                        for job in mine]
+            parts = group.gather(done)
+            if parts is None:
+                return None
+            gathered = [d for part in parts for d in part]
+            order = {(j.model, j.seeds[0]): i for i, j in enumerate(jobs)}
+            gathered.sort(key=lambda d: order[(d["model"], d["seeds"][0])])
+            return _merge(registry, settings, dataset, gathered, time.perf_counter() - begun,
+                          world)
+        except ReportedElsewhere:
+            raise
+        except BaseException as exc:
+            if _sigterm(exc):  # torchrun stopping this rank: another one failed and said so
+                raise ReportedElsewhere("stopped by torchrun") from exc
+            if isinstance(exc, KeyboardInterrupt) and not group.is_main:
+                raise ReportedElsewhere("interrupted") from exc  # Ctrl-C: rank 0 says it
+            if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+                raise
+            raise group.fail(exc) from exc
+        finally:
+            if lock is not None:
+                lock.release()
 
 
 def _resumed(registry: Registry, settings: CompareSettings, job: Job, progress: bool,
@@ -306,11 +291,9 @@ def _resumed(registry: Registry, settings: CompareSettings, job: Job, progress: 
 
 
 def _sigterm(exc: BaseException) -> bool:
-    from genzoo.training.shards import Terminated
     from genzoo.training.trainer import TrainingInterrupted
 
-    return isinstance(exc, Terminated) or (isinstance(exc, TrainingInterrupted)
-                                           and exc.signum == signal.SIGTERM)
+    return isinstance(exc, TrainingInterrupted) and exc.signum == signal.SIGTERM
 
 
 def _run_job(registry: Registry, settings: CompareSettings, job: Job, dataset: Dataset,
@@ -616,6 +599,9 @@ def _validate(registry: Registry, settings: CompareSettings, out: Path,
             raise GenzooError(f"--metric {name} needs a model that can "
                               f"{can_phrase(ev.requires)}; none of "
                               f"{', '.join(settings.models)} can")
+    if out.exists() and not out.is_dir():
+        raise GenzooError(f"--out {out} {what_is(out)}, not a folder; choose a folder for the "
+                          f"compare's outputs")
     if not resume and out.exists() and any(p.name != LOCK_NAME for p in out.iterdir()):
         hint = (f", or continue that compare with `genzoo compare --resume {out}`"
                 if (out / SETTINGS_FILE).exists() else "")

@@ -72,6 +72,9 @@ from genzoo.core.rng import STREAMS, ReplicaRNG, derive_seed
 RNG_KEY = "rng/ranks/{}"  # checkpoint tensors (world, replicas, state bytes): every rank's states
 
 
+MASTER_HINT = ("RANK and WORLD_SIZE are set but MASTER_ADDR/MASTER_PORT are not; start "
+               "distributed runs with torchrun")
+
 _solo = False  # inside solo(): this process trains alone although torchrun started it
 
 
@@ -299,8 +302,7 @@ def setup(device: torch.device) -> tuple[DataParallel | None, torch.device]:
         if not dist.is_available():
             raise GenzooError("this torch build has no torch.distributed; run without torchrun")
         if "MASTER_ADDR" not in os.environ or "MASTER_PORT" not in os.environ:
-            raise GenzooError("RANK and WORLD_SIZE are set but MASTER_ADDR/MASTER_PORT are "
-                              "not; start distributed runs with torchrun")
+            raise GenzooError(MASTER_HINT)
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo",
                                 rank=rank, world_size=world)
         atexit.register(_shutdown)
