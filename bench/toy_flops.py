@@ -18,6 +18,10 @@ Both numbers come from the same run:
 - **ratio** = achieved step FLOP rate / peak matmul rate, taken within each round (a block
   of steps, then the peak), and the median over the rounds printed: this machine's speed
   drifts by 10-30 % over minutes, so a step time and a peak taken apart do not compare.
+- **matmuls in place / ceiling**: one more block of steps with every matmul timed as it runs:
+  their share of the step, their own rate against the peak (small and thin products with cold
+  caches run below a large square ``mm``), and the ratio the step would reach if all its
+  other work (activations, BatchNorm, Adam, data) cost nothing.
 """
 
 from __future__ import annotations
@@ -51,6 +55,28 @@ class FlopCount(TorchDispatchMode):
         count = flop_registry.get(func._overloadpacket)
         if count is not None:
             self.total += count(*args, **kwargs, out_val=out)
+        return out
+
+
+class MatmulTime(TorchDispatchMode):
+    """Seconds spent inside the matmul ops (``bmm``, ``baddbmm``, ``mm``, ``addmm``) as they
+    run in the step, and the FLOPs they did: the step's matmuls at their in-place rate, with
+    the caches as the rest of the step leaves them."""
+
+    OPS = ("bmm", "baddbmm", "mm", "addmm")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds, self.flops = 0.0, 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func._overloadpacket.__name__ not in self.OPS:
+            return func(*args, **kwargs)
+        start = time.perf_counter()
+        out = func(*args, **kwargs)
+        self.seconds += time.perf_counter() - start
+        self.flops += flop_registry[func._overloadpacket](*args, **kwargs, out_val=out)
         return out
 
 
@@ -134,6 +160,14 @@ def main() -> None:
         seconds = (time.perf_counter() - start) / args.steps
         rounds.append((seconds, matmul_rate(seconds=0.6)))
     ratios = sorted(counted / s / 1e9 / peak for s, peak in rounds)
+    # where the time goes: the matmuls' own seconds in the step (the mode sees every op, which
+    # slows the step's Python side, not the matmuls; their share is of the rounds' median step)
+    with MatmulTime() as mm:
+        for _ in range(args.steps):
+            step()
+    in_step = sorted(s for s, _ in rounds)[len(rounds) // 2]
+    mm_step, mm_rate = mm.seconds / args.steps, mm.flops / mm.seconds / 1e9
+    peak_now = matmul_rate(seconds=0.6)
     best = min(s for s, _ in rounds)
     print(f"threads            {torch.get_num_threads()}")
     print(f"model              {args.model} ({args.seeds} seeds vectorized, batch "
@@ -147,6 +181,11 @@ def main() -> None:
           + " GFLOP/s (torch.mm 2048x2048, after each round)")
     print(f"ratio              {ratios[len(ratios) // 2]:.1%} median of the rounds' ratios "
           f"(min {ratios[0]:.1%}, max {ratios[-1]:.1%})")
+    print(f"matmuls in place   {mm_step * 1e3:.2f} ms of the median {in_step * 1e3:.2f} ms step "
+          f"({mm_step / in_step:.0%}), at {mm_rate:.1f} GFLOP/s = {mm_rate / peak_now:.0%} of the "
+          f"peak {peak_now:.1f} measured next")
+    print(f"ceiling            {counted / mm_step / 1e9 / peak_now:.1%}: the ratio if everything "
+          f"but the matmuls cost nothing")
 
 if __name__ == "__main__":
     main()
