@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import threading
@@ -262,43 +263,27 @@ class Trainer:
         return Batch(torch.stack(xs), y).to(self.device)
 
     def fit(self) -> Model:
-        s = self.settings
-        model = self.model
+        s, model = self.settings, self.model
         # the data (fp32, every seed) times 8: a floor for the real batch, the fake one and
         # the first layers' activations of every model here
         allocator.check_fits(8 * 4 * s.batch_size * model.replicas *
                              math.prod(self.dataset.spec.x_shape),
                              f"--batch-size {s.batch_size}", "use a smaller batch")
+        distributed.check_world_size(self.trained_world_size, self.dp)
         model.train()
         base_seconds, started = self.seconds, time.perf_counter()
-        distributed.check_world_size(self.trained_world_size, self.dp)
-        detach = self.dp.attach(model) if self.dp is not None else None
-        world = 1 if self.dp is None else self.dp.world_size  # batch_size is per process
-        images = (s.batch_size * model.replicas * world
-                  if self.dataset.spec.kind == "image" else 0)
-        bar = _ProgressBar(s.steps, self.step, images) if self.progress else None
+
+        def clock() -> None:  # training seconds, across resumes, into self.seconds
+            self.seconds = base_seconds + time.perf_counter() - started
+
         autocast = Numerics(s.precision, self.device)
-        # image runs: sample and reconstruction grids each epoch and at the end
-        shots = Snapshots.for_run(model, self.dataset,
-                                  self.run.path if self.run is not None else None,
-                                  s.batch_size * world)
-        # image data with a known size: a checkpoint at the end of every epoch as well
-        epoch = (steps_per_epoch(self.dataset, s.batch_size * world)
-                 if self.dataset.spec.kind == "image" and s.checkpoint_every else None)
-        lock = self.run.lock.acquire() if self.run is not None else None
-        # events past this step are an interrupted attempt's, as metrics.jsonl's were
-        self.board = (tblog.Board(self.run.path, resume_step=self.step)
-                      if self.run is not None and s.tensorboard else None)
-        if shots is not None:
-            shots.board = self.board
-        last_save = time.perf_counter()
-        saved_step = self.step
-        stop = _StopSignals() if self.dp is None else None  # ranks would stop at other steps
-        try:
+        with contextlib.ExitStack() as side:
+            bar, shots, stop = self._side_outputs(side)
+            saves = _Cadence(s, self.dataset, self.dp, self.step)
             while self.step < s.steps:
                 if stop is not None and stop.signum is not None:
-                    if self.run is not None and self.step > saved_step:
-                        self.seconds = base_seconds + time.perf_counter() - started
+                    if self.run is not None and self.step > saves.last_step:
+                        clock()
                         self.save()
                     raise TrainingInterrupted(stop.signum, self.step,
                                               self.run.path if self.run else None)
@@ -306,66 +291,100 @@ class Trainer:
                     self.dp.sync_buffers(model)  # rank 0's buffers, as DDP syncs them
                 batch = self.draw()
                 with autocast:
-                    try:
-                        metrics = model.train_step(batch, self.step, s.steps)
-                    except ValueError as exc:
-                        if "more than 1 value per channel" in str(exc):  # BatchNorm
-                            raise GenzooError(f"--batch-size {s.batch_size} is too small for "
-                                              f"{model.name}'s BatchNorm; use 2 or more") from exc
-                        self._blame(exc, "train_step()")
-                    except (GenzooError, KeyboardInterrupt):
-                        raise
-                    except Exception as exc:
-                        self._blame(exc, "train_step()")
+                    metrics = self._train_step(batch)
                 self.step += 1
                 done = self.step == s.steps
-                overdue = (self.dp is None and s.checkpoint_minutes > 0 and
-                           time.perf_counter() - last_save >= 60 * s.checkpoint_minutes)
-                saving = done or overdue or (s.checkpoint_every and
-                                             self.step % s.checkpoint_every == 0) or \
-                    bool(epoch and self.step % epoch == 0)
-                if saving or self.step % s.log_every == 0:
-                    self._check_finite(metrics, saved_step)
-                if self.step % s.log_every == 0 or done:
-                    if self.dp is not None:
-                        metrics = self.dp.mean_metrics(metrics)  # over the global batch
-                    self.seconds = base_seconds + time.perf_counter() - started
-                    record = self._record(metrics)
-                    if self.run is not None:
-                        self.run.log_metrics(record)
-                    if self.board is not None:
-                        self.board.scalars(record)
-                    if bar is not None:
-                        bar.update(self.step, record)
+                saving = saves.due(self.step, done)
+                logging = self.step % s.log_every == 0 or done
+                if saving or logging:
+                    self._check_finite(metrics, saves.last_step)
+                if logging:
+                    clock()
+                    self._log(metrics, bar)
                 if shots is not None:
-                    try:
-                        shots.after_step(self.step, done)
-                    except (GenzooError, KeyboardInterrupt):
-                        raise
-                    except Exception as exc:  # the model's sample / reconstruct
-                        self._blame(exc, "sample() or reconstruct(), drawing the run's "
-                                         "snapshot")
+                    self._snapshot(shots, done)
                 if saving:
-                    self.seconds = base_seconds + time.perf_counter() - started
+                    clock()
                     self.save()
-                    last_save, saved_step = time.perf_counter(), self.step
+                    saves.saved(self.step)
             if stop is not None and stop.signum is not None:  # arrived in the last step
                 raise TrainingInterrupted(stop.signum, self.step,
                                           self.run.path if self.run else None)
-        finally:
-            if self.board is not None:
-                self.board.close()
-                self.board = None
-            if stop is not None:
-                stop.restore()
-            if lock is not None:
-                lock.release()
-            if bar is not None:
-                bar.close()
-            if detach is not None:
-                detach()
         model.eval()
         return model
+
+    def _side_outputs(self, side: contextlib.ExitStack
+                      ) -> tuple[_ProgressBar | None, Snapshots | None, _StopSignals | None]:
+        """What the loop writes besides the steps, each closed by ``side`` when it ends: the
+        run's lock, TensorBoard, the progress bar, the image grids (each epoch and at the end),
+        the signal handlers, and under torchrun the gradient averaging."""
+        s, model = self.settings, self.model
+        world = 1 if self.dp is None else self.dp.world_size  # batch_size is per process
+        if self.dp is not None:
+            side.callback(self.dp.attach(model))
+        if self.run is not None:
+            side.callback(self.run.lock.acquire().release)
+        bar = None
+        if self.progress:
+            images = (s.batch_size * model.replicas * world
+                      if self.dataset.spec.kind == "image" else 0)
+            bar = _ProgressBar(s.steps, self.step, images)
+            side.callback(bar.close)
+        # events past this step are an interrupted attempt's, as metrics.jsonl's were
+        self.board = (tblog.Board(self.run.path, resume_step=self.step)
+                      if self.run is not None and s.tensorboard else None)
+        if self.board is not None:
+            side.callback(self._close_board)
+        shots = Snapshots.for_run(model, self.dataset,
+                                  self.run.path if self.run is not None else None,
+                                  s.batch_size * world)
+        if shots is not None:
+            shots.board = self.board
+        stop = None
+        if self.dp is None:  # ranks would stop at different steps
+            stop = _StopSignals()
+            side.callback(stop.restore)
+        return bar, shots, stop
+
+    def _close_board(self) -> None:
+        if self.board is not None:
+            self.board.close()
+            self.board = None
+
+    def _train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """The model's step, an exception from its code blamed on it (``_blame``)."""
+        s = self.settings
+        try:
+            return self.model.train_step(batch, self.step, s.steps)
+        except ValueError as exc:
+            if "more than 1 value per channel" in str(exc):  # BatchNorm
+                raise GenzooError(f"--batch-size {s.batch_size} is too small for "
+                                  f"{self.model.name}'s BatchNorm; use 2 or more") from exc
+            self._blame(exc, "train_step()")
+        except (GenzooError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            self._blame(exc, "train_step()")
+
+    def _log(self, metrics: dict[str, torch.Tensor], bar: _ProgressBar | None) -> None:
+        """One record: metrics.jsonl, TensorBoard, the progress bar."""
+        if self.dp is not None:
+            metrics = self.dp.mean_metrics(metrics)  # over the global batch
+        record = self._record(metrics)
+        if self.run is not None:
+            self.run.log_metrics(record)
+        if self.board is not None:
+            self.board.scalars(record)
+        if bar is not None:
+            bar.update(self.step, record)
+
+    def _snapshot(self, shots: Snapshots, done: bool) -> None:
+        try:
+            shots.after_step(self.step, done)
+        except (GenzooError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # the model's sample / reconstruct
+            self._blame(exc, "sample() or reconstruct(), drawing the run's snapshot")
 
     def _blame(self, exc: BaseException, where: str) -> NoReturn:
         """Raise an exception from the model's code as one line naming the model and the
@@ -402,6 +421,28 @@ class Trainer:
         if per_seed:
             record["per_seed"] = per_seed
         return record
+
+
+class _Cadence:
+    """When the loop writes a checkpoint: every ``checkpoint_every`` steps, at the end of
+    every epoch of image data with a known size, when ``checkpoint_minutes`` have passed since
+    the last one (single process only: ranks would disagree on when), and at the end."""
+
+    def __init__(self, s: TrainSettings, dataset: Dataset, dp: Any, step: int):
+        world = 1 if dp is None else dp.world_size
+        self.every = s.checkpoint_every
+        self.epoch = (steps_per_epoch(dataset, s.batch_size * world)
+                      if dataset.spec.kind == "image" and s.checkpoint_every else None)
+        self.seconds = 60 * s.checkpoint_minutes if dp is None else 0.0
+        self.last_time, self.last_step = time.perf_counter(), step
+
+    def due(self, step: int, done: bool) -> bool:
+        overdue = self.seconds > 0 and time.perf_counter() - self.last_time >= self.seconds
+        return (done or overdue or bool(self.every and step % self.every == 0)
+                or bool(self.epoch and step % self.epoch == 0))
+
+    def saved(self, step: int) -> None:
+        self.last_time, self.last_step = time.perf_counter(), step
 
 
 class TrainingInterrupted(KeyboardInterrupt):
