@@ -36,7 +36,6 @@ class _Lazy:
 api: Any = _Lazy("genzoo.api")
 distributed: Any = _Lazy("genzoo.training.distributed")
 plugins: Any = _Lazy("genzoo.core.plugins")
-trainer_lib: Any = _Lazy("genzoo.training.trainer")
 
 app = typer.Typer(name="genzoo", add_completion=False, no_args_is_help=True,
                   pretty_exceptions_enable=False,

@@ -32,9 +32,9 @@ def compare(
                                                    "own).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Examples per step per seed (default: "
                                                         "each model's own).")] = None,
-    preset: Annotated[str, typer.Option(
-        help="Model preset: default, paper (the paper's settings) or one the model defines."
-    )] = "default",
+    preset: Annotated[str | None, typer.Option(
+        help="Model preset: default, paper (the paper's settings) or one the model defines.",
+        show_default="default")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Model setting "
                                                    "[MODEL.]KEY=VALUE (repeatable); without "
                                                    "MODEL. it applies to every model that has "
@@ -51,10 +51,10 @@ def compare(
     data_dir: Annotated[Path | None, typer.Option(help="Where dataset files are.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
-    sampler: Annotated[str, typer.Option(help="raw, or drs / mh / langevin: each model with a "
-                                         "discriminator is also scored on guided samples, "
-                                         "in a column MODEL+SAMPLER beside its raw one.")
-                       ] = "raw",
+    sampler: Annotated[str | None, typer.Option(
+        help="raw, or drs / mh / langevin: each model with a discriminator is also scored on "
+             "guided samples, in a column MODEL+SAMPLER beside its raw one.",
+        show_default="raw")] = None,
     config_file: Annotated[Path | None, typer.Option(
         "--config", help="A TOML file describing the compare (models, dataset, seeds, "
                          "steps, settings, ...); options given here win.")] = None,
@@ -78,8 +78,7 @@ def compare(
                 ("--steps", steps), ("--batch-size", batch_size), ("--set", set_),
                 ("--out", out), ("--metric", metric), ("--eval-option", eval_option),
                 ("--data-dir", data_dir), ("--config", config_file),
-                ("--preset", None if preset == "default" else preset),
-                ("--sampler", None if sampler == "raw" else sampler)) if value]
+                ("--preset", preset), ("--sampler", sampler)) if value]
             if given:
                 raise GenzooError(f"--resume continues a compare with the settings it "
                                   f"recorded; leave out {', '.join(given)} (only --device "
@@ -98,17 +97,18 @@ def compare(
             spec = config_files.load_compare(config_file)
             given = {"models": bool(models), "dataset": toy is not None or dataset is not None,
                      "seeds": seeds is not None, "steps": steps is not None,
-                     "batch_size": batch_size is not None, "preset": preset != "default",
-                     "metrics": bool(metric), "sampler": sampler != "raw", "--set": bool(set_)}
+                     "batch_size": batch_size is not None, "preset": preset is not None,
+                     "metrics": bool(metric), "sampler": sampler is not None,
+                     "--set": bool(set_)}
             models = models or spec.models
             if not given["dataset"] and spec.dataset is not None:
                 dataset = spec.dataset
             seeds = seeds if given["seeds"] else spec.seeds
             steps = steps if given["steps"] else spec.steps
             batch_size = batch_size if given["batch_size"] else spec.batch_size
-            preset = preset if given["preset"] or spec.preset is None else spec.preset
+            preset = preset if given["preset"] else spec.preset
             metric = metric if given["metrics"] else spec.metrics
-            sampler = sampler if given["sampler"] or spec.sampler is None else spec.sampler
+            sampler = sampler if given["sampler"] else spec.sampler
             set_ = [*spec.sets, *(set_ or [])]  # the command line's last: it wins
             eval_option = [*(f"{k}={v}" for k, v in spec.eval_options.items()),
                            *(eval_option or [])]
@@ -125,11 +125,12 @@ def compare(
             reg.evaluator(ev)  # unknown names fail before anything is built
         overrides = compare_lib.parse_sets(set_ or [], reg, models)
         out = out or compare_lib.default_out(name)
-        settings = compare_lib.CompareSettings(
+        chosen = {k: v for k, v in (("preset", preset), ("sampler", sampler)) if v is not None}
+        settings = compare_lib.CompareSettings(  # what is still None takes the table's default
             models=list(models), dataset=name, seeds=seeds, steps=steps, batch_size=batch_size,
-            preset=preset, overrides=overrides, device=device,
-            eval_options=_eval_options(eval_option or []), metrics=list(metric) if metric
-            else None, data_options=_data_options(data_dir), sampler=sampler)
+            overrides=overrides, device=device, eval_options=_eval_options(eval_option or []),
+            metrics=list(metric) if metric else None, data_options=_data_options(data_dir),
+            **chosen)
         if file_info is not None:
             settings.config_file = file_info
         _run_and_report(reg, settings, out, progress)

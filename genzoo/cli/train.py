@@ -15,20 +15,21 @@ from genzoo.cli.app import (
     console,
     err_console,
     plugins,
-    trainer_lib,
     user_errors,
 )
 from genzoo.core import config as config_lib
 from genzoo.core.config import MAX_SEEDS
 from genzoo.core.errors import GenzooError
+from genzoo.training.settings import TrainSettings
+
+DEFAULTS = TrainSettings()  # the one table of defaults; an option left out is None here
 
 
 def _check_resume_options(run_dir: Path, *, model: str | None, data: str | None,
                           sets: list[str], batch_size: int | None, seeds: int, seed: int,
-                          preset: str, precision: str) -> None:
+                          preset: str | None, precision: str | None) -> None:
     """``--resume`` continues the run as it was started: an option that says otherwise is
-    refused in one line rather than dropped (more ``--steps`` and ``--data-dir`` may change).
-    Options left at their defaults are taken as not given."""
+    refused in one line rather than dropped (more ``--steps`` and ``--data-dir`` may change)."""
     from genzoo.training.runs import Run
 
     config = Run.open(run_dir).config
@@ -36,9 +37,8 @@ def _check_resume_options(run_dir: Path, *, model: str | None, data: str | None,
     recorded = {"model": config.get("model"), "data": config.get("dataset"),
                 "batch_size": train.get("batch_size"), "precision": train.get("precision"),
                 "preset": config.get("preset")}
-    given = {"model": model, "data": data, "batch_size": batch_size,
-             "precision": None if precision == "fp32" else precision,
-             "preset": None if preset == "default" else preset}
+    given = {"model": model, "data": data, "batch_size": batch_size, "precision": precision,
+             "preset": preset}
     names = {"model": "the model", "data": "--toy/--dataset", "batch_size": "--batch-size",
              "precision": "--precision", "preset": "--preset"}
     if (seeds, seed) != (1, 0) and list(range(seed, seed + seeds)) != config.get("seeds"):
@@ -64,25 +64,26 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     seeds: Annotated[int, typer.Option(help="Train this many seeds (seed, seed+1, ...) "
                                             "together.")] = 1,
-    preset: Annotated[str, typer.Option(
-        help="Model preset: default, paper (the paper's settings) or one the model defines."
-    )] = "default",
+    preset: Annotated[str | None, typer.Option(
+        help="Model preset: default, paper (the paper's settings) or one the model defines.",
+        show_default="default")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Model setting KEY=VALUE "
                                                    "(repeatable).")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     out: Annotated[Path | None, typer.Option(help="Run directory to create.")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue this run directory.")] = None,
-    log_every: Annotated[int, typer.Option(help="Steps between logged metrics.")] = 100,
-    checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints (image "
-                                                       "runs also write one each epoch; 0: "
-                                                       "the final one only).")] = 1000,
-    checkpoint_minutes: Annotated[float, typer.Option(help="Also write one when this many "
-                                                           "minutes have passed since the "
-                                                           "last (0: off).")] = 5.0,
-    precision: Annotated[str, typer.Option(help="fp32; tf32: TensorFloat-32 matrix units "
-                                                "(CUDA only); or bf16: bfloat16 autocast in "
-                                                "the train step, image data only (1.7x fp32's "
-                                                "speed for SVHN on an AVX512-BF16 CPU).")] = "fp32",
+    log_every: Annotated[int | None, typer.Option(
+        help="Steps between logged metrics.", show_default=str(DEFAULTS.log_every))] = None,
+    checkpoint_every: Annotated[int | None, typer.Option(
+        help="Steps between checkpoints (image runs also write one each epoch; 0: the final "
+             "one only).", show_default=str(DEFAULTS.checkpoint_every))] = None,
+    checkpoint_minutes: Annotated[float | None, typer.Option(
+        help="Also write one when this many minutes have passed since the last (0: off).",
+        show_default=str(DEFAULTS.checkpoint_minutes))] = None,
+    precision: Annotated[str | None, typer.Option(
+        help="fp32; tf32: TensorFloat-32 matrix units (CUDA only); or bf16: bfloat16 autocast "
+             "in the train step, image data only (1.7x fp32's speed for SVHN on an "
+             "AVX512-BF16 CPU).", show_default=DEFAULTS.precision)] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Where dataset files are.")] = None,
     download: Annotated[bool, typer.Option(help="Fetch missing dataset files (needs a "
                                                 "network).")] = False,
@@ -138,7 +139,7 @@ def train(
                                   f"{session.trainer.step}; pass a larger --steps to continue")
                 return
         else:
-            spec, overridden, file_settings = None, [], {}
+            spec, overridden, file_settings, from_file = None, [], {}, {}
             if not 0 < seeds <= MAX_SEEDS:
                 raise GenzooError(f"--seeds must be in 1..{MAX_SEEDS}, got {seeds}")
             seed_list = list(range(seed, seed + seeds))
@@ -147,31 +148,25 @@ def train(
 
                 spec = train_config.load(config_file)
                 from genzoo.core.config import check_recorded
-                from genzoo.training.trainer import TrainSettings
 
                 check_recorded(TrainSettings, spec.train, f"--config {spec.path}")
-                t = spec.train
+                from_file = spec.train
                 given = {"model": model is not None and model != spec.model,
                          "dataset": toy is not None or dataset is not None,
-                         "preset": preset != "default", "seeds": (seed, seeds) != (0, 1),
+                         "preset": preset is not None, "seeds": (seed, seeds) != (0, 1),
                          "steps": steps is not None, "batch_size": batch_size is not None,
-                         "precision": precision != "fp32", "log_every": log_every != 100,
-                         "checkpoint_every": checkpoint_every != 1000,
-                         "checkpoint_minutes": checkpoint_minutes != 5.0, "--set": bool(set_)}
+                         "precision": precision is not None, "log_every": log_every is not None,
+                         "checkpoint_every": checkpoint_every is not None,
+                         "checkpoint_minutes": checkpoint_minutes is not None,
+                         "--set": bool(set_)}
                 overridden = [k for k, v in given.items() if v]
                 model = model or spec.model
                 if toy is None and dataset is None:
                     dataset = spec.dataset
                 preset = preset if given["preset"] else spec.preset
                 seed_list = seed_list if given["seeds"] or not spec.seeds else spec.seeds
-                steps = steps if given["steps"] else t.get("steps")
-                batch_size = batch_size if given["batch_size"] else t.get("batch_size")
-                precision = precision if given["precision"] else t.get("precision", "fp32")
-                log_every = log_every if given["log_every"] else t.get("log_every", 100)
-                checkpoint_every = (checkpoint_every if given["checkpoint_every"]
-                                    else t.get("checkpoint_every", 1000))
-                checkpoint_minutes = (checkpoint_minutes if given["checkpoint_minutes"]
-                                      else t.get("checkpoint_minutes", 5.0))
+                steps = steps if given["steps"] else from_file.get("steps")
+                batch_size = batch_size if given["batch_size"] else from_file.get("batch_size")
                 if data_dir is None and spec.data_options.get("data_dir"):
                     data_dir = Path(spec.data_options["data_dir"])
             if model is None:
@@ -192,16 +187,17 @@ def train(
             out = out or Path("runs") / f"{model}-{name.replace(':', '_').replace('/', '_')}-" \
                 f"{time.strftime('%Y%m%d-%H%M%S')}"
             ds = reg.dataset(name, **_data_options(data_dir, download, verify))
+            preset = preset or "default"
             cfg = cls.make_config(ds.spec, preset, overrides)
-            TrainSettings = trainer_lib.TrainSettings  # noqa: N806 - the class, lazily
-            settings = TrainSettings(
-                # `is None`, not `or`: an explicit 0 must reach validate() and be refused
-                steps=steps if steps is not None else getattr(cfg, "steps", TrainSettings.steps),
-                batch_size=batch_size if batch_size is not None
-                else getattr(cfg, "batch_size", TrainSettings.batch_size),
-                log_every=log_every, checkpoint_every=checkpoint_every,
-                checkpoint_minutes=checkpoint_minutes,
-                precision=precision, tensorboard=tensorboard)
+            # each setting: the option, else the config file's, else the model's (steps, batch
+            # size), else the table's; `is None`, not `or`: an explicit 0 must be refused
+            given = {"steps": steps, "batch_size": batch_size, "log_every": log_every,
+                     "checkpoint_every": checkpoint_every,
+                     "checkpoint_minutes": checkpoint_minutes, "precision": precision}
+            model_says = {k: getattr(cfg, k) for k in ("steps", "batch_size") if hasattr(cfg, k)}
+            settings = TrainSettings(tensorboard=tensorboard, **{
+                k: v if v is not None else from_file.get(k, model_says.get(k, getattr(DEFAULTS, k)))
+                for k, v in given.items()})
             session = api.start(reg, model, name, out=out, preset=preset, overrides=overrides,
                                 seeds=seed_list, settings=settings,
                                 device=device, progress=progress,
