@@ -237,37 +237,61 @@ class Game:
 
     def step(self, make_pairs: Callable[[torch.Tensor], Pairs], x: torch.Tensor, index: int,
              progress: float) -> dict[str, torch.Tensor]:
-        """One update at step ``index`` of the phase, ``progress`` in [0, 1) through it."""
+        """One update at step ``index`` of the phase, ``progress`` in [0, 1) through it.
+
+        The default order, ``d_then_g``, read top to bottom: the pairs (x, G_z(x)) and
+        (G_x(z), z) with their graphs; D's parameter-free front of both halves once (speed:
+        both updates reuse it); D's update on ``d_loss`` (plus lazy R1 every ``r1_every``
+        steps); then the generator side's update on ``g_loss`` through the updated D, whose
+        backward goes into D's inputs only (speed: D's weights get no gradient there).
+        """
+        c = self.config
+        self._schedule(index, progress)
+        x = self._extra_d_updates(make_pairs, x)  # d_steps > 1: all slices but the last
+        if c.update_order == "simultaneous":
+            return self._simultaneous(*self._blurred(make_pairs(x)))
+        if c.update_order == "g_then_d":
+            return self._g_then_d(make_pairs, x)
+        real, fake = self._blurred(make_pairs(x))
+        if self._one_half_moves(real, fake):  # D's front without a graph; G makes its own
+            loss_d = self._d_step(real, fake)
+            loss_g = self._g_backward(real, fake)
+        else:
+            features = self._front(torch.cat([real, fake], dim=1))
+            loss_d = self._d_step(real, fake, features)
+            loss_g = self._g_backward(real, fake, features)
+        self.opt_g.step()
+        return {"loss_d": loss_d, "loss_g": loss_g}
+
+    def _schedule(self, index: int, progress: float) -> None:
+        """The step's learning rates and instance-noise std (and R1's step index)."""
         c = self.config
         self.index = index
         self._set_lr(progress)
         self.blur = c.instance_noise * max(0.0, 1.0 - progress / max(c.instance_noise_until,
                                                                       1e-12))
-        slices = x.chunk(c.d_steps, dim=1) if c.d_steps > 1 else (x,)
+
+    def _extra_d_updates(self, make_pairs: Callable[[torch.Tensor], Pairs],
+                         x: torch.Tensor) -> torch.Tensor:
+        """``d_steps`` - 1 D updates on all slices of ``x`` but the last, which it returns."""
+        if self.config.d_steps == 1:
+            return x
+        slices = x.chunk(self.config.d_steps, dim=1)
         for part in slices[:-1]:
             with torch.no_grad():
                 pairs = self._blurred(make_pairs(part))
             self._d_step(*pairs)
-        x = slices[-1]
-        if c.update_order == "simultaneous":
-            return self._simultaneous(*self._blurred(make_pairs(x)))
-        if c.update_order == "d_then_g":
+        return slices[-1]
+
+    def _g_then_d(self, make_pairs: Callable[[torch.Tensor], Pairs],
+                  x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The generator side first; D then learns against pairs from its updated weights."""
+        real, fake = self._blurred(make_pairs(x))
+        loss_g = self._g_backward(real, fake)
+        self.opt_g.step()
+        with torch.no_grad():
             real, fake = self._blurred(make_pairs(x))
-            if self._one_half_moves(real, fake):  # D's front without a graph; G makes its own
-                loss_d = self._d_step(real, fake)
-                loss_g = self._g_backward(real, fake)
-            else:  # D's front once, with the generator side's graph, for both updates
-                features = self._front(torch.cat([real, fake], dim=1))
-                loss_d = self._d_step(real, fake, features)
-                loss_g = self._g_backward(real, fake, features)
-            self.opt_g.step()
-        else:  # g_then_d: D then learns against pairs from the updated generator side
-            real, fake = self._blurred(make_pairs(x))
-            loss_g = self._g_backward(real, fake)
-            self.opt_g.step()
-            with torch.no_grad():
-                real, fake = self._blurred(make_pairs(x))
-            loss_d = self._d_step(real, fake)
+        loss_d = self._d_step(real, fake)
         return {"loss_d": loss_d, "loss_g": loss_g}
 
     def _simultaneous(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
