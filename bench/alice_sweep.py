@@ -193,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
             row.update({k: v for k, v in before.items() if k not in row})  # scored already
             continue
         row.update(_scores(Path(row["run"]), args.svm_draws), svm_draws=args.svm_draws)
+    if args.reuse:  # the earlier runs not named this time stay in the table, after these
+        named = {row["name"] for row in rows}
+        rows += [row for name, row in earlier.items() if name not in named]
     (args.out / "sweep.json").write_text(json.dumps(rows, indent=1))
     _plot(rows, args.out / "alice_sweep.png")
 

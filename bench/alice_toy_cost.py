@@ -1,12 +1,13 @@
-"""What ALICE's cycle terms cost on the toy: its step time over ALI's, taken in one run.
+"""What ALICE's cycle terms cost: its step time over ALI's, taken in one run.
 
     .venv/bin/python bench/alice_toy_cost.py [--seeds 10] [--steps 40] [--rounds 5] [--set K=V]
+    .venv/bin/python bench/alice_toy_cost.py --dataset mnist5k --seeds 1 --steps 20
 
-Both models are built at their default presets on grid25 with every seed vectorized, as
-``genzoo compare`` trains them, and stepped through the one training loop's ``draw`` and
-``train_step``. The rounds alternate (a block of ALI steps, then a block of ALICE steps), so
-the machine's drift over minutes falls on both alike; the ratio printed is the median of the
-rounds' ratios. ``--set`` applies to alice (e.g. ``--set cycle_z_updates=both``).
+Both models are built at their default presets on grid25 (or ``--dataset``) with every seed
+vectorized, as ``genzoo compare`` trains them, and stepped through the one training loop's
+``draw`` and ``train_step``. The rounds alternate (a block of ALI steps, then a block of
+ALICE steps), so the machine's drift over minutes falls on both alike; the ratio printed is
+the median of the rounds' ratios. ``--set`` applies to alice (e.g. ``--set cycle_z_updates=both``).
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from genzoo.core import plugins
 from genzoo.training.trainer import Trainer, TrainSettings
 
 
-def _trainer(name: str, seeds: int, overrides: dict) -> Trainer:
+def _trainer(name: str, dataset: str, seeds: int, overrides: dict) -> Trainer:
     registry = plugins.registry()
-    data = registry.dataset("grid25")
+    data = registry.dataset(dataset)
     cls = registry.model(name)
     config = cls.make_config(data.spec, "default", overrides)
     model = build_model_from_config(cls, config, data, list(range(seeds)))
@@ -43,6 +44,7 @@ def _block(trainer: Trainer, steps: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="grid25")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--steps", type=int, default=40, help="steps per block")
     parser.add_argument("--rounds", type=int, default=5)
@@ -51,7 +53,8 @@ def main() -> None:
     args = parser.parse_args()
     alice_cls = plugins.registry().model("alice")
     overrides = config_lib.parse_overrides(alice_cls.Config, args.settings)
-    ali, alice = _trainer("ali", args.seeds, {}), _trainer("alice", args.seeds, overrides)
+    ali = _trainer("ali", args.dataset, args.seeds, {})
+    alice = _trainer("alice", args.dataset, args.seeds, overrides)
     _block(ali, 5)  # warm-up: allocator, first-call costs
     _block(alice, 5)
     ratios = []
@@ -60,7 +63,7 @@ def main() -> None:
         ratios.append(t_alice / t_ali)
         print(f"round {r}: ali {1e3 * t_ali:.1f} ms/step, alice {1e3 * t_alice:.1f} ms/step, "
               f"ratio {t_alice / t_ali:.3f}", flush=True)
-    print(f"alice / ali step time on grid25, {args.seeds} seeds, "
+    print(f"alice / ali step time on {args.dataset}, {args.seeds} seeds, "
           f"{torch.get_num_threads()} threads: median {statistics.median(ratios):.3f} "
           f"(target <= 1.3)")
 
