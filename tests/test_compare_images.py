@@ -12,6 +12,7 @@ from host_helpers import assert_compare_refuses, run_cli, set_args, small_overri
 from image_helpers import ImagePlugin
 
 from genzoo import compare
+from genzoo.compare import settings as compare_settings
 from genzoo.core.errors import GenzooError
 from genzoo.core.hookspecs import hookimpl
 from genzoo.evaluators.base import EvalResult, Evaluator
@@ -57,7 +58,7 @@ def registry(monkeypatch):
                                                 ("test-evaluators", TestEvaluators)])
     # the default image evaluators as the host names them, with one that is not registered
     # (as fid or svm-features are where their plugin is missing): it is left out silently
-    monkeypatch.setattr(compare, "IMAGE_METRICS",
+    monkeypatch.setattr(compare_settings, "IMAGE_METRICS",
                         ("reconstruction", "interpolation", "needs-weights", "not-registered"))
     return reg
 
@@ -189,7 +190,7 @@ def test_the_cpu_image_compare_scores_fid_on_1000_samples_and_says_so(registry, 
         pytest.skip("the fid evaluator is not registered")
     # fid in the default list; its Inception pass (minutes) is replaced by a one-line
     # failure: the compare still sets its sample count, and the table row carries it
-    monkeypatch.setattr(compare, "IMAGE_METRICS", ("reconstruction", "fid"))
+    monkeypatch.setattr(compare_settings, "IMAGE_METRICS", ("reconstruction", "fid"))
 
     def no_inception(self, model, dataset, *, seed=0, out_dir=None):
         raise GenzooError(f"no Inception in this test (fid_samples={self.options['fid_samples']})")

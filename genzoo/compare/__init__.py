@@ -20,8 +20,14 @@ into the same results a single process would summarise.
 """
 
 from genzoo.compare.outputs import write_outputs
-from genzoo.compare.plan import (
+from genzoo.compare.results import concat_blocks, evaluator_notes
+from genzoo.compare.run import run_compare
+from genzoo.compare.settings import (
+    CPU_FID_SAMPLES,
+    IMAGE_METRICS,
+    IMAGE_SEEDS,
     SETTINGS_FILE,
+    TOY_SEEDS,
     CompareSettings,
     Job,
     default_out,
@@ -29,9 +35,8 @@ from genzoo.compare.plan import (
     parse_sets,
     plan,
 )
-from genzoo.compare.results import concat_blocks, evaluator_notes
-from genzoo.compare.run import run_compare
 
-__all__ = ["SETTINGS_FILE", "CompareSettings", "Job", "concat_blocks", "default_out",
+__all__ = ["CPU_FID_SAMPLES", "IMAGE_METRICS", "IMAGE_SEEDS", "SETTINGS_FILE", "TOY_SEEDS",
+           "CompareSettings", "Job", "concat_blocks", "default_out",
            "evaluator_notes", "load_settings", "parse_sets", "plan", "run_compare",
            "write_outputs"]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from genzoo import api
-from genzoo.compare.plan import CompareSettings, settings_json, wanted_metrics
+from genzoo.compare.settings import CompareSettings, settings_json, wanted_metrics
 from genzoo.core.registry import Registry
 from genzoo.data.base import Dataset
 from genzoo.training.trainer import resolve_device

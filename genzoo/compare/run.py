@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from genzoo import api
-from genzoo.compare.plan import (
+from genzoo.compare.results import merge
+from genzoo.compare.settings import (
     IMAGE_SEEDS,
     TOY_SEEDS,
     CompareSettings,
@@ -23,7 +24,6 @@ from genzoo.compare.plan import (
     validate,
     wanted_metrics,
 )
-from genzoo.compare.results import merge
 from genzoo.core import config as config_lib
 from genzoo.core.errors import GenzooError, ReportedElsewhere
 from genzoo.core.registry import Registry
