@@ -154,19 +154,11 @@ class ALI(Model):
 
     def _game_step(self, batch: Batch, step: int, total_steps: int) -> dict[str, torch.Tensor]:
         progress = step / total_steps
-        if self.config.labels:
-            if batch.y is None:
-                raise GenzooError("semi-supervised ALI needs labelled batches")
-            n_l = int((batch.y[0] >= 0).sum())  # LabelledSubset: the labelled ones come last
+        if self.config.labels:  # semi-supervised: the K+1-class game reads the batch's labels
             assert isinstance(self.game, k_plus_one.ClassGame)
-            self.game.labels = batch.y[:, batch.y.shape[1] - n_l:]
-            return self.game.step(self.pairs, batch.x, step, progress)
-        if self.marginal is not None:
-            if batch.y is None:
-                raise GenzooError(f"conditional ALI needs labels; dataset {self.data.name!r} "
-                                  f"gave none")
-            y = conditioning.vector(batch.y, self.config.condition, self.y_dim)
-            self.marginal.update(y)
+            return self.game.step_labelled(self.pairs, batch, step, progress)
+        if self.marginal is not None:  # conditional: the data's y on both sides of every pair
+            y = self.marginal.observe(batch.y, self.y_dim, self.data.name)
             return self.game.step(lambda x: self.pairs(x, y), batch.x, step, progress)
         return self.game.step(self.pairs, batch.x, step, progress)
 

@@ -106,6 +106,14 @@ class Marginal(nn.Module):
         self.register_buffer("counts", torch.zeros(replicas, dim, dtype=torch.float64))
         self.register_buffer("seen", torch.zeros(replicas, dtype=torch.float64))
 
+    def observe(self, y: torch.Tensor | None, dim: int, dataset: str) -> torch.Tensor:
+        """A training batch's labels or attributes ``y`` as y vectors (R, B, dim), counted."""
+        if y is None:
+            raise GenzooError(f"conditional ALI needs labels; dataset {dataset!r} gave none")
+        vectors = vector(y, self.condition, dim)
+        self.update(vectors)
+        return vectors
+
     def update(self, y: torch.Tensor) -> None:
         """Count a batch's y vectors (R, B, dim)."""
         self.counts += y.detach().sum(1).to(self.counts)

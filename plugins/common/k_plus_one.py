@@ -20,10 +20,14 @@ as encoder pairs. Per replica (means over each group):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
-from genzoo_plugins.common.game import Game
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import Batch
+from genzoo_plugins.common.game import Game, Pairs
 
 
 def binary_logit(logits: torch.Tensor) -> torch.Tensor:
@@ -61,6 +65,16 @@ class ClassGame(Game):
 
     labels: torch.Tensor | None = None
     half_losses = False  # its G loss mixes the halves (the labelled real ones included)
+
+    def step_labelled(self, make_pairs: Callable[[torch.Tensor], Pairs], batch: Batch,
+                      index: int, progress: float) -> dict[str, torch.Tensor]:
+        """``step`` on a batch of [unlabelled; labelled] examples (``LabelledSubset``: the
+        labelled ones last, with labels >= 0; the unlabelled ones' are -1)."""
+        if batch.y is None:
+            raise GenzooError("semi-supervised ALI needs labelled batches")
+        n_l = int((batch.y[0] >= 0).sum())
+        self.labels = batch.y[:, batch.y.shape[1] - n_l:]
+        return self.step(make_pairs, batch.x, index, progress)
 
     def _labels(self, logits: torch.Tensor) -> torch.Tensor:
         if self.labels is None:
