@@ -132,6 +132,6 @@ def ranks() -> Iterator[Ranks]:
     finally:
         try:
             if ok:  # a rank leaving while its peer is inside a collective aborts the peer
-                dist.barrier()
+                Ranks._call(dist.barrier)  # a peer that failed instead: quiet, torchrun says
         finally:
             dist.destroy_process_group()
