@@ -191,13 +191,13 @@ def train(
             cfg = cls.make_config(ds.spec, preset, overrides)
             # each setting: the option, else the config file's, else the model's (steps, batch
             # size), else the table's; `is None`, not `or`: an explicit 0 must be refused
-            given = {"steps": steps, "batch_size": batch_size, "log_every": log_every,
-                     "checkpoint_every": checkpoint_every,
-                     "checkpoint_minutes": checkpoint_minutes, "precision": precision}
+            options = {"steps": steps, "batch_size": batch_size, "log_every": log_every,
+                       "checkpoint_every": checkpoint_every,
+                       "checkpoint_minutes": checkpoint_minutes, "precision": precision}
             model_says = {k: getattr(cfg, k) for k in ("steps", "batch_size") if hasattr(cfg, k)}
             settings = TrainSettings(tensorboard=tensorboard, **{
                 k: v if v is not None else from_file.get(k, model_says.get(k, getattr(DEFAULTS, k)))
-                for k, v in given.items()})
+                for k, v in options.items()})
             session = api.start(reg, model, name, out=out, preset=preset, overrides=overrides,
                                 seeds=seed_list, settings=settings,
                                 device=device, progress=progress,

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import torch.distributed as dist
 
 from genzoo.core.errors import GenzooError, ReportedElsewhere
+from genzoo.training.distributed import MASTER_HINT
 
 WAIT = timedelta(days=7)  # a collective's own deadline: longer than any job
 
@@ -117,8 +118,6 @@ class Ranks:
 def ranks() -> Iterator[Ranks]:
     """Join this torchrun job's ranks in a gloo group (objects only: CPU, any device), and
     leave it together when the block ends without an error."""
-    from genzoo.training.distributed import MASTER_HINT
-
     if not dist.is_available():
         raise GenzooError("this torch build has no torch.distributed; run without torchrun")
     try:

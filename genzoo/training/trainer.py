@@ -18,7 +18,11 @@ from genzoo.core.rng import ReplicaRNG
 from genzoo.data.base import Dataset
 from genzoo.training import allocator, distributed, tblog
 from genzoo.training.runs import Checkpoint, Run
-from genzoo.training.settings import PRECISIONS, TrainSettings, settings_dict  # noqa: F401
+from genzoo.training.settings import (  # noqa: F401 - re-exported, the training API's names
+    PRECISIONS,
+    TrainSettings,
+    settings_dict,
+)
 from genzoo.training.snapshots import Snapshots, steps_per_epoch
 
 TOY_POINTS = 1_000  # samples per seed in the TensorBoard scatter at each checkpoint
@@ -396,11 +400,11 @@ class _Cadence:
         self.every = s.checkpoint_every
         self.epoch = (steps_per_epoch(dataset, s.batch_size * world)
                       if dataset.spec.kind == "image" and s.checkpoint_every else None)
-        self.seconds = 60 * s.checkpoint_minutes if dp is None else 0.0
+        self.interval = 60 * s.checkpoint_minutes if dp is None else 0.0
         self.last_time, self.last_step = time.perf_counter(), step
 
     def due(self, step: int, done: bool) -> bool:
-        overdue = self.seconds > 0 and time.perf_counter() - self.last_time >= self.seconds
+        overdue = self.interval > 0 and time.perf_counter() - self.last_time >= self.interval
         return (done or overdue or bool(self.every and step % self.every == 0)
                 or bool(self.epoch and step % self.epoch == 0))
 
