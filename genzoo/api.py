@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -21,6 +20,7 @@ from genzoo.core.model import Model
 from genzoo.core.registry import Registry
 from genzoo.data.base import Dataset
 from genzoo.evaluators.base import EvalResult, check_options
+from genzoo.reports.results import summarize  # noqa: F401 - public: genzoo.api.summarize
 from genzoo.training import distributed, tblog
 from genzoo.training.runs import Run, atomic_write_json
 from genzoo.training.stack import ModelStack
@@ -249,24 +249,6 @@ def _run_evaluator(registry: Registry, ev: Any, model: Any, session: Session, se
             raise PluginError(f"{whose} returned metric {key!r} as {values!r:.80}; expected a "
                               f"list of {model.replicas} numbers, one per seed")
     return res
-
-
-def summarize(metrics: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
-    """Per-seed values -> {"mean", "std", "values"} (population std over seeds). A value that
-    is not finite (an evaluator's NaN or infinity) is null in JSON, the mean and std are null,
-    and "not_finite" says how many of the seeds gave one."""
-    out = {}
-    for key, values in metrics.items():
-        finite = [math.isfinite(v) for v in values]
-        if all(finite):
-            t = torch.tensor(values, dtype=torch.float64)
-            out[key] = {"mean": float(t.mean()), "std": float(t.std(correction=0)),
-                        "values": [float(v) for v in values]}
-        else:
-            out[key] = {"mean": None, "std": None, "not_finite": finite.count(False),
-                        "values": [float(v) if ok else None for v, ok in zip(values, finite,
-                                                                             strict=True)]}
-    return out
 
 
 def fid(registry: Registry, a: str, b: str, *, weights: str | Path | None = None,

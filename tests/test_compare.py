@@ -19,6 +19,7 @@ from genzoo.core.hookspecs import hookimpl
 from genzoo.core.model import Batch, DataSpec, Model
 from genzoo.core.rng import ReplicaRNG
 from genzoo.data.base import Dataset
+from genzoo.reports.results import CompareResults
 
 SAMPLE_METRICS = {"modes_paper", "modes", "high_quality", "reverse_kl"}
 ENCODER_METRICS = {"latent_match", "reconstruction_error", "reconstruction_mode_accuracy"}
@@ -126,6 +127,10 @@ def test_tiny_compare_writes_results_figure_and_report(registry, tmp_path: Path,
     assert results["settings"]["seeds"] == 2
     assert results["models"]["blob"]["run"]["vectorized"] is False
     assert [f["verdict"] for f in results["findings"]][0] == "not measured"  # no ali here
+    # the file opens as typed results that write back the very same object
+    typed = CompareResults.load(out / "results.json")
+    assert typed.to_json() == results
+    assert typed.models["blob"].run.vectorized is False and typed.kind == "toy"
 
     assert (out / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = (out / "report.html").read_text()
@@ -190,14 +195,42 @@ def test_a_diverged_seed_is_null_in_results_json() -> None:
     json.dumps(summary, allow_nan=False)  # strict JSON
 
 
+def test_a_results_json_of_genzoos_first_compare_opens_in_the_report(tmp_path):
+    from genzoo.reports import toy
+
+    # the shape the first compare wrote (2026-11-24): no kind, blocks, evaluators or sampler
+    first = {"dataset": "grid25", "settings": {"seeds": 2, "preset": "paper"},
+             "models": {"ali": {"modes": {"mean": 24.0, "std": 0.5, "values": [23.5, 24.5]},
+                                "seconds": 3.0,
+                                "run": {"dir": "o/runs/ali", "steps": 10, "batch_size": 64,
+                                        "vectorized": True, "config": {"z_dim": 2},
+                                        "eval_seconds": 1.0, "skipped": {}, "errors": {}}}},
+             "wall_seconds": 5.0,
+             "findings": [{"claim": "ALI covers more modes than GAN", "verdict": "not measured",
+                           "evidence": "needs a GAN"}],
+             "published": {"note": "published", "rows": []}}
+    results = CompareResults.load(write(tmp_path / "results.json", json.dumps(first)))
+    assert results.mean("ali", "modes") == 24.0 and results.models["ali"].run.steps == 10
+    figure = write(tmp_path / "figure.png", "not read as an image")
+    toy.write_html(results, figure, tmp_path / "report.html")
+    page = (tmp_path / "report.html").read_text()
+    assert "24.0 ± 0.5" in page and "needs a GAN" in page and "o/runs/ali" in page
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
 def test_an_evaluators_declared_label_and_protocol_reach_the_report():
     from genzoo.reports import images, toy
 
-    results = {"models": {"m": {"spread": {"mean": 0.5, "std": 0.0, "values": [0.5]},
-                                "seconds": 1.0}},
-               "evaluators": {"spread": {"metrics": ["spread"], "note": None, "about": "x",
-                                         "labels": {"spread": "sample spread / data spread"},
-                                         "protocols": {"spread": "root total variance"}}}}
+    results = CompareResults.from_json({
+        "dataset": "d",
+        "models": {"m": {"spread": {"mean": 0.5, "std": 0.0, "values": [0.5]}, "seconds": 1.0}},
+        "evaluators": {"spread": {"metrics": ["spread"], "note": None, "about": "x",
+                                  "labels": {"spread": "sample spread / data spread"},
+                                  "protocols": {"spread": "root total variance"}}}})
     header, rows = toy.table_rows(results)
     assert rows[0][0] == "sample spread / data spread [spread]"
     assert toy.label("spread") == "spread"  # without the evaluator's record: the bare name

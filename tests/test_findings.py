@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from genzoo.reports.findings import (
     FAILS,
     HOLDS,
@@ -14,14 +12,16 @@ from genzoo.reports.findings import (
     paper_findings,
     vae_smears,
 )
+from genzoo.reports.results import CompareResults
 
 
-def results(**models: dict[str, float]) -> dict[str, Any]:
-    """A results.json object with the given seed means (std 0, one seed)."""
-    return {"dataset": "grid25", "models": {
+def results(**models: dict[str, float]) -> CompareResults:
+    """A compare's results (as results.json holds them) with the given seed means (std 0, one
+    seed)."""
+    return CompareResults.from_json({"dataset": "grid25", "models": {
         name.replace("_", "-"): {**{m: {"mean": v, "std": 0.0, "values": [v]}
                                     for m, v in metrics.items()}, "seconds": 1.0}
-        for name, metrics in models.items()}}
+        for name, metrics in models.items()}})
 
 
 def test_ali_versus_gan_modes() -> None:
@@ -64,7 +64,7 @@ def test_baseline_encoders_reconstruct_worse() -> None:
 
 def test_a_diverged_metric_counts_as_not_measured() -> None:
     r = results(ali={"modes": 25}, gan={"modes": 3})
-    r["models"]["ali"]["modes"]["mean"] = None  # NaN written as null
+    r.models["ali"].metrics["modes"].mean = None  # NaN written as null
     assert ali_covers_more_modes(r).verdict == NOT_MEASURED
 
 
@@ -78,9 +78,9 @@ def test_a_guided_compare_judges_the_findings_again_on_guided_samples() -> None:
     r = results(ali={"modes": 24.0, "modes_paper": 25, "high_quality": 0.6},
                 gan={"modes": 24.5, "modes_paper": 25, "high_quality": 0.5},
                 vae={"modes": 25, "high_quality": 0.7})
-    r["models"]["ali+drs"] = results(x={"modes": 25.0, "modes_paper": 25,
-                                        "high_quality": 0.98})["models"]["x"]
-    r["settings"] = {"sampler": "drs"}
+    r.models["ali+drs"] = results(x={"modes": 25.0, "modes_paper": 25,
+                                     "high_quality": 0.98}).models["x"]
+    r.settings = {"sampler": "drs"}
     found = {f.claim: f for f in paper_findings(r, 25)}
     assert found["ALI covers more modes than GAN"].verdict == FAILS  # raw: 24.0 vs 24.5
     guided = found["ALI covers more modes than GAN (with drs samples)"]
@@ -88,7 +88,8 @@ def test_a_guided_compare_judges_the_findings_again_on_guided_samples() -> None:
     # the VAE has no guided column: its raw 70 % is set against ALI's guided 98 %
     smears = found["the VAE covers the modes but smears mass between them (with drs samples)"]
     assert smears.verdict == HOLDS and "98.0 %" in smears.evidence
-    assert len(paper_findings({**r, "settings": {"sampler": "raw"}}, 25)) == 3
+    r.settings = {"sampler": "raw"}
+    assert len(paper_findings(r, 25)) == 3
 
 
 def test_figure_8s_compare_judges_ali_against_a_baselines_gan_generator() -> None:

@@ -157,15 +157,14 @@ def _run_and_report(reg: Any, settings: Any, out: Path, progress: bool,
     results, figures = done
     paths = compare_lib.write_outputs(results, figures, out, reg)
     console.print(report.rich_table(results))
-    if results.get("kind") == "image":
+    if results.kind == "image":
         from genzoo.reports import images as report_images
 
-        published = results.get("published", {}).get("rows", [])
+        published = results.published.get("rows", [])
         if published:
             console.print(report_images.published_rich(published))
-    for f in results["findings"]:
-        console.print(f"{f['claim']}: [bold]{f['verdict']}[/bold] ({f['evidence']})",
-                      highlight=False)
-    for note in results.get("notes", []):
+    for f in results.findings:
+        console.print(f"{f.claim}: [bold]{f.verdict}[/bold] ({f.evidence})", highlight=False)
+    for note in results.notes:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
     console.print(f"wrote {paths['results']}, {paths['figure']} and {paths['report']}")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from genzoo import api
-from genzoo.compare.results import merge
+from genzoo.compare.results import JobResult, Scores, merge
 from genzoo.compare.settings import (
     IMAGE_SEEDS,
     TOY_SEEDS,
@@ -28,6 +28,7 @@ from genzoo.core import config as config_lib
 from genzoo.core.errors import GenzooError, ReportedElsewhere
 from genzoo.core.registry import Registry
 from genzoo.data.base import Dataset
+from genzoo.reports.results import CompareResults
 from genzoo.training.locks import DirLock
 from genzoo.training.trainer import TrainSettings, resolve_device
 
@@ -36,8 +37,8 @@ Progress = Callable[[str], None]
 
 def run_compare(registry: Registry, settings: CompareSettings, out: Path, *,
                 progress: bool = False, say: Progress | None = None, resume: bool = False
-                ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """Train, evaluate and report. Returns the results.json object and the figure data
+                ) -> tuple[CompareResults, dict[str, Any]] | None:
+    """Train, evaluate and report. Returns the results and the figure data
     (``reports.toy.FigureData`` per model on toy data, ``reports.images.ImageFigureData``
     on images).
 
@@ -72,7 +73,7 @@ def run_compare(registry: Registry, settings: CompareSettings, out: Path, *,
 
 def _run_sharded(registry: Registry, settings: CompareSettings, out: Path, dataset: Dataset,
                  progress: bool, say: Progress, resume: bool = False
-                 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+                 ) -> tuple[CompareResults, dict[str, Any]] | None:
     """Rank r's share of the compare; rank 0 also gathers and returns the whole. A rank's own
     failure is one line naming it; torchrun then stops the others, which exit quietly
     (``genzoo.training.shards``)."""
@@ -109,7 +110,7 @@ def _run_sharded(registry: Registry, settings: CompareSettings, out: Path, datas
                 return None
             gathered = [d for part in parts for d in part]
             order = {(j.model, j.seeds[0]): i for i, j in enumerate(jobs)}
-            gathered.sort(key=lambda d: order[(d["model"], d["seeds"][0])])
+            gathered.sort(key=lambda d: order[(d.model, d.seeds[0])])
             return merge(registry, settings, dataset, gathered, time.perf_counter() - begun,
                           world)
         except ReportedElsewhere:
@@ -155,11 +156,9 @@ def _sigterm(exc: BaseException) -> bool:
 
 
 def _run_job(registry: Registry, settings: CompareSettings, job: Job, dataset: Dataset,
-             progress: bool, say: Progress, resume: bool = False) -> dict[str, Any]:
-    """Train ``job.model`` for ``job.seeds`` into ``job.run_dir`` and score every seed: the
-    raw per-seed values (summarised once every block is in, by ``merge``), with what the
-    run was and, for the block holding seed 0, the figure's data. Plain data: it is pickled
-    from rank to rank under torchrun."""
+             progress: bool, say: Progress, resume: bool = False) -> JobResult:
+    """Train ``job.model`` for ``job.seeds`` into ``job.run_dir`` and score every seed, with
+    the figure's data for the block holding seed 0."""
     from genzoo.reports import images as report_images
     from genzoo.reports import toy as report_toy
 
@@ -189,28 +188,25 @@ def _run_job(registry: Registry, settings: CompareSettings, job: Job, dataset: D
     if session.trainer.step < session.trainer.settings.steps:  # else finished before a stop
         session.trainer.fit()
     seconds = before + time.perf_counter() - started
-    values, info = _evaluate(registry, session, settings.eval_options, say, wanted)
-    done: dict[str, Any] = {
-        "model": name, "seeds": job.seeds, "rank": job.rank, "dir": str(job.run_dir),
-        "values": values, "info": info, "seconds": seconds, "steps": train.steps,
-        "batch_size": train.batch_size, "vectorized": bool(cls.vectorized),
-        "config": config_lib.to_dict(session.model.config), "guided": None, "figure": None}
+    done = JobResult(name, job.seeds, job.rank, str(job.run_dir), seconds, train.steps,
+                     train.batch_size, bool(cls.vectorized),
+                     config_lib.to_dict(session.model.config),
+                     _evaluate(registry, session, settings.eval_options, say, wanted))
     extra = ""
     if settings.sampler != "raw":
-        done["guided"] = _evaluate_guided(registry, session, settings, say, wanted)
-        if done["guided"] is not None:
-            extra = (f" (+{done['guided'][1]['eval_seconds']:.1f}s on {settings.sampler} "
-                     f"samples)")
+        done.guided = _evaluate_guided(registry, session, settings, say, wanted)
+        if done.guided is not None:
+            extra = f" (+{done.guided.eval_seconds:.1f}s on {settings.sampler} samples)"
     if job.seeds[0] == 0:  # the figure shows the first seed
-        done["figure"] = (report_images.image_figure_data(session.model, dataset) if is_image
-                          else report_toy.figure_data(session.model, dataset))
-    say(f"{name}: trained in {seconds:.1f}s, evaluated in {info['eval_seconds']:.1f}s{extra}")
+        done.figure = (report_images.image_figure_data(session.model, dataset) if is_image
+                       else report_toy.figure_data(session.model, dataset))
+    say(f"{name}: trained in {seconds:.1f}s, evaluated in {done.scores.eval_seconds:.1f}s"
+        f"{extra}")
     return done
 
 
 def _evaluate_guided(registry: Registry, session: api.Session, settings: CompareSettings,
-                     say: Progress, wanted: list[str] | None
-                     ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+                     say: Progress, wanted: list[str] | None) -> Scores | None:
     """The evaluators that sample, on ``settings.sampler``'s samples (None and a note on
     screen when the model has no discriminator to guide them)."""
     from genzoo.core import sampling
@@ -226,8 +222,7 @@ def _evaluate_guided(registry: Registry, session: api.Session, settings: Compare
 
 
 def _evaluate(registry: Registry, session: api.Session, options: dict[str, Any],
-              say: Progress, wanted: list[str] | None = None, sampler: str = "raw"
-              ) -> tuple[dict[str, Any], dict[str, Any]]:
+              say: Progress, wanted: list[str] | None = None, sampler: str = "raw") -> Scores:
     """Per-seed metric values from the ``wanted`` evaluators (None: every registered one)
     that apply, and what was skipped (with the reason) or failed."""
     started = time.perf_counter()
@@ -240,7 +235,7 @@ def _evaluate(registry: Registry, session: api.Session, options: dict[str, Any],
             names.append(entry.name)
         else:
             skipped[entry.name] = reason
-    metrics: dict[str, Any] = {}
+    metrics: dict[str, list[float]] = {}
     errors: dict[str, str] = {}
     evaluated: list[str] = []
     for name in names:
@@ -258,6 +253,4 @@ def _evaluate(registry: Registry, session: api.Session, options: dict[str, Any],
             continue
         metrics.update(res.metrics)
         evaluated.append(name)
-    info: dict[str, Any] = {"eval_seconds": time.perf_counter() - started,
-                            "skipped": skipped, "errors": errors, "evaluated": evaluated}
-    return metrics, info
+    return Scores(metrics, time.perf_counter() - started, skipped, errors, evaluated)

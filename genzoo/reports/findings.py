@@ -1,35 +1,19 @@
 """Whether the toy experiment's findings (ALI paper §4.5) hold, judged from measured numbers.
 
-Each finding compares seed means in a compare's ``results.json`` object; nothing here holds a
-result. A finding whose models or metrics were not in the compare is "not measured".
+Each finding compares seed means in a compare's results (``CompareResults.mean``); nothing here
+holds a result. A finding whose models or metrics were not in the compare is "not measured".
 Verdicts: "holds", "does not hold", "mixed" (holds on one criterion or model, not the other),
 "not measured".
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from genzoo.reports.results import CompareResults, Finding
 
 HOLDS, FAILS, MIXED, NOT_MEASURED = "holds", "does not hold", "mixed", "not measured"
 COVERS_FRACTION = 0.9  # "covers the modes": at least 90 % of the modes, on seed average
 SMEAR_HQ = 0.9  # without ALI to compare with: HQ below 90 % (the data itself scores 98.9 %)
 ENCODER_BASELINES = ("gan-inverse", "gan-posthoc")
-
-
-@dataclass
-class Finding:
-    claim: str
-    verdict: str
-    evidence: str
-
-
-def mean(results: dict[str, Any], model: str, metric: str) -> float | None:
-    """The seed mean of ``metric`` for ``model``, or None if it was not measured (or NaN)."""
-    entry = results.get("models", {}).get(model, {}).get(metric)
-    if not isinstance(entry, dict):
-        return None
-    return entry.get("mean")
 
 
 def _verdict(checks: list[bool]) -> str:
@@ -38,13 +22,13 @@ def _verdict(checks: list[bool]) -> str:
     return FAILS if not any(checks) else MIXED
 
 
-def ali_covers_more_modes(results: dict[str, Any]) -> Finding:
+def ali_covers_more_modes(results: CompareResults) -> Finding:
     claim = "ALI covers more modes than GAN"
     # the two-phase baselines' generators are plain GANs (phase 1), so Figure 8's own compare
     # (ali gan-inverse gan-posthoc vae) can judge this finding too
-    gan = next((m for m in ("gan", *ENCODER_BASELINES) if mean(results, m, "modes") is not None
-                or mean(results, m, "modes_paper") is not None), "gan")
-    pairs = {m: (mean(results, "ali", m), mean(results, gan, m))
+    gan = next((m for m in ("gan", *ENCODER_BASELINES) if results.mean(m, "modes") is not None
+                or results.mean(m, "modes_paper") is not None), "gan")
+    pairs = {m: (results.mean("ali", m), results.mean(gan, m))
              for m in ("modes", "modes_paper")}
     pairs = {m: p for m, p in pairs.items() if None not in p}
     if not pairs:
@@ -56,13 +40,13 @@ def ali_covers_more_modes(results: dict[str, Any]) -> Finding:
     return Finding(claim, _verdict([a > g for a, g in pairs.values()]), evidence)
 
 
-def vae_smears(results: dict[str, Any], num_modes: int) -> Finding:
+def vae_smears(results: CompareResults, num_modes: int) -> Finding:
     claim = "the VAE covers the modes but smears mass between them"
-    modes, hq = mean(results, "vae", "modes"), mean(results, "vae", "high_quality")
+    modes, hq = results.mean("vae", "modes"), results.mean("vae", "high_quality")
     if modes is None or hq is None or num_modes <= 0:
         return Finding(claim, NOT_MEASURED, "needs vae in the compare, on a Gaussian mixture")
     covers = modes >= COVERS_FRACTION * num_modes
-    ali_hq = mean(results, "ali", "high_quality")
+    ali_hq = results.mean("ali", "high_quality")
     if ali_hq is not None:
         smears, ref = hq < ali_hq, f"ALI's {100 * ali_hq:.1f} %"
     else:
@@ -73,10 +57,10 @@ def vae_smears(results: dict[str, Any], num_modes: int) -> Finding:
     return Finding(claim, _verdict([covers, smears]), evidence)
 
 
-def baselines_reconstruct_worse(results: dict[str, Any]) -> Finding:
+def baselines_reconstruct_worse(results: CompareResults) -> Finding:
     claim = "inverse-mapping and post-hoc encoders reconstruct worse than ALI's"
-    ali = mean(results, "ali", "reconstruction_error")
-    others = {m: mean(results, m, "reconstruction_error") for m in ENCODER_BASELINES}
+    ali = results.mean("ali", "reconstruction_error")
+    others = {m: results.mean(m, "reconstruction_error") for m in ENCODER_BASELINES}
     others = {m: v for m, v in others.items() if v is not None}
     if ali is None or not others:
         return Finding(claim, NOT_MEASURED, "needs ali and gan-inverse and/or gan-posthoc "
@@ -89,22 +73,13 @@ def baselines_reconstruct_worse(results: dict[str, Any]) -> Finding:
     return Finding(claim, _verdict([v > ali for v in others.values()]), "; ".join(parts))
 
 
-def paper_findings(results: dict[str, Any], num_modes: int) -> list[Finding]:
+def paper_findings(results: CompareResults, num_modes: int) -> list[Finding]:
     """The three findings of §4.5 that the toy compare can test, in the paper's order; after
     a compare with a guided sampler, the three again on the guided samples."""
     found = [ali_covers_more_modes(results), vae_smears(results, num_modes),
              baselines_reconstruct_worse(results)]
-    sampler = results.get("settings", {}).get("sampler", "raw")
-    if sampler != "raw":
-        view = guided_view(results, sampler)
-        found += [Finding(f"{f.claim} (with {sampler} samples)", f.verdict, f.evidence)
+    if results.sampler != "raw":
+        view = results.guided_view()
+        found += [Finding(f"{f.claim} (with {results.sampler} samples)", f.verdict, f.evidence)
                   for f in (ali_covers_more_modes(view), vae_smears(view, num_modes))]
     return found
-
-
-def guided_view(results: dict[str, Any], sampler: str) -> dict[str, Any]:
-    """``results`` with each model's guided metrics (``NAME+SAMPLER``) over its raw ones; a
-    model without a guided column (no discriminator) keeps its raw numbers."""
-    models = {name: {**entry, **results["models"].get(f"{name}+{sampler}", {})}
-              for name, entry in results["models"].items() if "+" not in name}
-    return {**results, "models": models}

@@ -25,6 +25,7 @@ from genzoo.data.base import Dataset
 from genzoo.evaluators.base import eval_rng
 from genzoo.evaluators.reconstruction import heldout_images, reconstruct_images
 from genzoo.figures.grids import interleave, tile
+from genzoo.reports.results import CompareResults
 from genzoo.reports.toy import _CSS, _table_html, runs_table, table_rows
 
 FIGURE_SAMPLES = 64  # an 8 × 8 grid
@@ -163,35 +164,33 @@ def save_figure(figures: dict[str, ImageFigureData], path: Path) -> None:
     plt.close(fig)
 
 
-def write_html(results: dict[str, Any], figure: Path, path: Path) -> None:
+def write_html(results: CompareResults, figure: Path, path: Path) -> None:
     """A self-contained page: table, notes, figure (base64 PNG), metrics, runs, settings."""
     e = html.escape
-    settings = results.get("settings", {})
+    settings = results.settings
     header, rows = table_rows(results)
     png = base64.b64encode(Path(figure).read_bytes()).decode("ascii")
     seeds = settings.get("seeds", "?")
     spread = ("one seed per model" if seeds == 1 else
               f"mean ± standard deviation over {seeds} seeds (population std)")
-    notes = "".join(f"<li>{e(n)}</li>" for n in results.get("notes", [])) or "<li>none</li>"
-    evaluators = results.get("evaluators", {})
+    notes = "".join(f"<li>{e(n)}</li>" for n in results.notes) or "<li>none</li>"
     metric_items = []
-    for ev_name, ev in evaluators.items():
-        parts = [f"<li><b>{e(ev_name)}</b>: {e(ev.get('about', ''))}<ul>"]
-        protocols = ev.get("protocols", {})
-        parts += [f"<li><code>{e(m)}</code>: {e(protocols.get(m, 'see the evaluator'))}</li>"
-                  for m in ev.get("metrics", [])]
+    for ev_name, ev in results.evaluators.items():
+        parts = [f"<li><b>{e(ev_name)}</b>: {e(ev.about)}<ul>"]
+        parts += [f"<li><code>{e(m)}</code>: {e(ev.protocols.get(m, 'see the evaluator'))}</li>"
+                  for m in ev.metrics]
         metric_items.append("".join(parts) + "</ul></li>")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<title>genzoo compare: {e(results['dataset'])}</title><style>{_CSS}</style></head><body>
-<h1>genzoo compare on {e(results['dataset'])}</h1>
+<title>genzoo compare: {e(results.dataset)}</title><style>{_CSS}</style></head><body>
+<h1>genzoo compare on {e(results.dataset)}</h1>
 <p>{e(spread)}; preset <code>{e(str(settings.get('preset', '')))}</code>, device
 <code>{e(str(settings.get('device', '')))}</code>. A dash means the model was not scored on that
 metric: it lacks the capability, or the evaluator could not run (see the notes).</p>
 <h2>Measured</h2>
 {_table_html(header, rows)}
 <h2>Published numbers</h2>
-{published_html(results.get("published", {}).get("rows", []))}
+{published_html(results.published.get("rows", []))}
 <h2>Notes</h2>
 <ul>{notes}</ul>
 <h2>Samples and reconstructions</h2>

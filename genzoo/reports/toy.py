@@ -1,6 +1,6 @@
 """Compare reports: the table (rich and HTML), figure.png in Figure 8's layout, report.html.
 
-Everything here renders a compare's ``results.json`` object; the published numbers of
+Everything here renders a compare's results (``genzoo.reports.results``); the published numbers of
 REFERENCE.md are the only numbers written in this file, and they are always labelled
 "published" with their source.
 """
@@ -22,7 +22,7 @@ from genzoo.core.model import Model
 from genzoo.data.base import Dataset
 from genzoo.evaluators.base import eval_rng, heldout, prior_draws
 from genzoo.evaluators.fid import DEFAULT_SAMPLES
-from genzoo.reports.findings import Finding
+from genzoo.reports.results import CompareResults, Metric, ModelResult, Run
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -105,25 +105,23 @@ TERMINAL_HIDDEN = {"dropped_modes_paper"}  # K - modes_paper; in results.json an
 
 # --- the table ---------------------------------------------------------------------------------
 
-def metric_names(results: dict[str, Any]) -> list[str]:
+def metric_names(results: CompareResults) -> list[str]:
     """Metrics any model reported: the known ones in a fixed order, then the rest sorted."""
-    seen = {k for entry in results["models"].values() for k, v in entry.items()
-            if isinstance(v, dict) and "mean" in v}
+    seen = {k for entry in results.models.values() for k in entry.metrics}
     # an evaluator that failed or scored nothing still gets its rows (of dashes)
-    seen |= {m for ev in results.get("evaluators", {}).values() if ev.get("note")
-             for m in ev.get("metrics", [])}
+    seen |= {m for ev in results.evaluators.values() if ev.note for m in ev.metrics}
     return [m for m in METRICS if m in seen] + sorted(seen - set(METRICS))
 
 
-def cell(entry: dict[str, Any], metric: str) -> str:
+def cell(entry: ModelResult, metric: str) -> str:
     """``mean ± std`` of one model's metric, or a dash when the model was not scored on it."""
-    value = entry.get(metric)
-    if not isinstance(value, dict) or "mean" not in value:
+    value: Metric | None = entry.metrics.get(metric)
+    if value is None:
         return DASH
-    m, s = value["mean"], value["std"]
+    m, s = value.mean, value.std
     if m is None:
         return "diverged (NaN)"
-    if len(value.get("values", [])) == 1:  # one seed: a ± 0 would claim a spread never measured
+    if len(value.values) == 1:  # one seed: a ± 0 would claim a spread never measured
         return METRICS.get(metric, (lambda a: f"{a:.4g}", None))[0](m)
     fmt = METRICS.get(metric, (None, lambda a, b: f"{a:.4g} ± {b:.2g}"))[1]
     return fmt(m, s or 0.0)
@@ -133,50 +131,50 @@ def cell(entry: dict[str, Any], metric: str) -> str:
 HOST_LABELS = {"acceptance_rate": "guided sampler: proposals accepted"}
 
 
-def label(metric: str, results: dict[str, Any] | None = None) -> str:
+def label(metric: str, results: CompareResults | None = None) -> str:
     """The readable name of ``metric``: its evaluator's declared label (as recorded in
     ``results``), else the bare name."""
-    for ev in (results or {}).get("evaluators", {}).values():
-        if metric in ev.get("labels", {}):
-            return str(ev["labels"][metric])
+    for ev in results.evaluators.values() if results else ():
+        if metric in ev.labels:
+            return str(ev.labels[metric])
     return HOST_LABELS.get(metric, metric)
 
 
-def sample_count(results: dict[str, Any], metric: str) -> str:
+def sample_count(results: CompareResults, metric: str) -> str:
     """`` (1,000 samples)`` after an Inception metric's label: FID falls as samples grow, so
     a FID is never shown without its count."""
     if metric not in ("fid", "kid"):
         return ""
-    n = results.get("settings", {}).get("eval_options", {}).get("fid_samples", DEFAULT_SAMPLES)
+    n = results.settings.get("eval_options", {}).get("fid_samples", DEFAULT_SAMPLES)
     try:
         return f" ({int(n):,} samples)"
     except (TypeError, ValueError):
         return ""
 
 
-def table_rows(results: dict[str, Any], long_labels: bool = True
+def table_rows(results: CompareResults, long_labels: bool = True
                ) -> tuple[list[str], list[list[str]]]:
     """Header and rows: a row per metric (plus training time), a column per model. Short
     labels are the bare metric names (for a terminal's width)."""
-    models = list(results["models"])
-    header = ["metric", *models]
+    models = list(results.models.values())
+    header = ["metric", *results.models]
     names = metric_names(results)
     if not long_labels:  # the terminal table leaves out what another row already says
         names = [m for m in names if m not in TERMINAL_HIDDEN]
     rows = [[(f"{label(m, results)} [{m}]" if long_labels else m) + sample_count(results, m),
-             *(cell(results["models"][n], m) for n in models)] for m in names]
+             *(cell(entry, m) for entry in models)] for m in names]
     rows.append(["training wall time" if long_labels else "train seconds",
-                 *(f"{results['models'][n]['seconds']:.1f} s" for n in models)])
+                 *(f"{entry.seconds:.1f} s" for entry in models)])
     return header, rows
 
 
-def rich_table(results: dict[str, Any]) -> Table:
+def rich_table(results: CompareResults) -> Table:
     from rich.table import Table
 
-    seeds = results.get("settings", {}).get("seeds", "?")
+    seeds = results.settings.get("seeds", "?")
     header, rows = table_rows(results, long_labels=False)
-    title = (f"{results['dataset']}: one seed per model" if seeds == 1
-             else f"{results['dataset']}: mean ± std over {seeds} seeds")
+    title = (f"{results.dataset}: one seed per model" if seeds == 1
+             else f"{results.dataset}: mean ± std over {seeds} seeds")
     table = Table(title=title)
     for i, col in enumerate(header):
         table.add_column(col, justify="left" if i == 0 else "right", no_wrap=i == 0)
@@ -317,14 +315,14 @@ def _table_html(header: list[str], rows: list[list[str]], classes: list[str] | N
     return "\n".join(out)
 
 
-def side_by_side(results: dict[str, Any]) -> tuple[list[str], list[list[str]], list[str]]:
+def side_by_side(results: CompareResults) -> tuple[list[str], list[list[str]], list[str]]:
     """Measured (this compare) and published rows over the metrics both protocols share."""
     header = ["", "model", *(label(m, results) for m in SIDE_BY_SIDE), "source"]
     rows, classes = [], []
-    for name, entry in results["models"].items():
+    for name, entry in results.models.items():
         rows.append(["measured", name, *(cell(entry, m) for m in SIDE_BY_SIDE), "this compare"])
         classes.append("")
-    dataset = results["dataset"]
+    dataset = results.dataset
     if dataset in CEILING:
         c = CEILING[dataset]
         rows.append(["expected", "samples from the data itself",
@@ -337,49 +335,46 @@ def side_by_side(results: dict[str, Any]) -> tuple[list[str], list[list[str]], l
     return header, rows, classes
 
 
-def _where(run: dict[str, Any]) -> str:
+def _where(run: Run) -> str:
     """The run directory, and which ranks trained which seeds when torchrun shared them."""
-    blocks = run.get("blocks", [])
-    if len(blocks) < 2:
-        return run.get("dir", "")
-    parts = "; ".join((f"seed {b['seeds'][0]}" if len(b["seeds"]) == 1 else
-                       f"seeds {b['seeds'][0]}–{b['seeds'][-1]}") + f" on rank {b['rank']}"
-                      for b in blocks)
-    return f"{run.get('dir', '')}/seeds-*/ ({parts})"
+    if len(run.blocks) < 2:
+        return run.dir
+    parts = "; ".join((f"seed {b.seeds[0]}" if len(b.seeds) == 1 else
+                       f"seeds {b.seeds[0]}–{b.seeds[-1]}") + f" on rank {b.rank}"
+                      for b in run.blocks)
+    return f"{run.dir}/seeds-*/ ({parts})"
 
 
-def runs_table(results: dict[str, Any]) -> str:
+def runs_table(results: CompareResults) -> str:
     """The HTML table of each model's run: times, steps, skipped and failed evaluators."""
     runs = []
-    for name, entry in results["models"].items():
-        run = entry.get("run", {})
-        skipped = "; ".join(f"{k}: {v}" for k, v in run.get("skipped", {}).items()) or "none"
-        errors = "; ".join(f"{k}: {v}" for k, v in run.get("errors", {}).items()) or "none"
-        runs.append([name, f"{entry['seconds']:.1f} s", f"{run.get('eval_seconds', 0):.1f} s",
-                     str(run.get("steps", "")), str(run.get("batch_size", "")),
-                     "yes" if run.get("vectorized") else "no (stacked)", skipped, errors,
-                     _where(run)])
+    for name, entry in results.models.items():
+        run = entry.run
+        skipped = "; ".join(f"{k}: {v}" for k, v in run.skipped.items()) or "none"
+        errors = "; ".join(f"{k}: {v}" for k, v in run.errors.items()) or "none"
+        runs.append([name, f"{entry.seconds:.1f} s", f"{run.eval_seconds:.1f} s",
+                     str(run.steps), str(run.batch_size),
+                     "yes" if run.vectorized else "no (stacked)", skipped, errors, _where(run)])
     return _table_html(["model", "training", "evaluation", "steps", "batch", "vectorized",
                         "skipped evaluators", "errors", "run directory"], runs)
 
 
-def write_html(results: dict[str, Any], findings: list[Finding], figure: Path,
-               path: Path) -> None:
+def write_html(results: CompareResults, figure: Path, path: Path) -> None:
     """A self-contained page: table, findings, figure (base64 PNG), published numbers,
     protocols and settings."""
     e = html.escape
-    settings = results.get("settings", {})
+    settings = results.settings
     header, rows = table_rows(results)
     png = base64.b64encode(Path(figure).read_bytes()).decode("ascii")
     verdict_class = {"holds": "holds", "does not hold": "fails", "mixed": "mixed"}
     finding_items = "\n".join(
         f'<li><b>{e(f.claim)}</b>: <span class="{verdict_class.get(f.verdict, "nm")}">'
-        f"{e(f.verdict)}</span> — {e(f.evidence)}</li>" for f in findings)
+        f"{e(f.verdict)}</span> — {e(f.evidence)}</li>" for f in results.findings)
     sb_header, sb_rows, sb_classes = side_by_side(results)
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<title>genzoo compare: {e(results['dataset'])}</title><style>{_CSS}</style></head><body>
-<h1>genzoo compare on {e(results['dataset'])}</h1>
+<title>genzoo compare: {e(results.dataset)}</title><style>{_CSS}</style></head><body>
+<h1>genzoo compare on {e(results.dataset)}</h1>
 <p>{e(str(settings.get('seeds', '?')))} seeds per model, preset
 <code>{e(str(settings.get('preset', '')))}</code>, device
 <code>{e(str(settings.get('device', '')))}</code>. Values are mean ± standard deviation over
