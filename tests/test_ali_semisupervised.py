@@ -104,6 +104,20 @@ def test_semi_supervised_ali_classifies_and_refuses_what_it_cannot_do(digits) ->
         api.build_model(reg, "ali", digits, overrides={**TINY, "condition": "labels"})
 
 
+def test_models_built_on_ali_are_semi_supervised_the_same_way(digits) -> None:
+    from genzoo_plugins.ali.variants import SemiSupervisedALI
+    from genzoo_plugins.bigan.model import BiGAN
+
+    reg = plugins.registry()
+    model = api.build_model(reg, "bigan", digits, overrides=TINY)
+    assert isinstance(model, BiGAN) and isinstance(model, SemiSupervisedALI)
+    assert model.name == "bigan" and model.encoder.kind == "deterministic"
+    assert model.classify(torch.rand(1, 3, 1, 8, 8)).shape == (1, 3, 10)
+    assert type(model) is type(api.build_model(reg, "bigan", digits, overrides=TINY))
+    with pytest.raises(GenzooError, match="alice is unsupervised"):
+        api.build_model(reg, "alice", digits, overrides=TINY)
+
+
 def test_cli_semi_supervised_run_reports_its_test_error(tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
     with pytest.raises(SystemExit) as exited:

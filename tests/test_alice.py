@@ -50,11 +50,11 @@ def test_a_perfect_autoencoder_has_zero_explicit_loss(norm: str, shifted: float)
     model = build("alice", [0], {**TINY_ALICE, "cycle_norm": norm, "lambda_x": 1.0,
                                  "lambda_z": 1.0})
     model.train()
-    model._enc = lambda x, rng, y: x.clone()  # G_z = identity (z_dim = x_dim = 2) ...
-    model._dec = lambda z, y: z.clone()  # ... and G_x = identity: both cycles return exactly
+    model._enc = lambda x, rng: x.clone()  # G_z = identity (z_dim = x_dim = 2) ...
+    model._dec = lambda z: z.clone()  # ... and G_x = identity: both cycles return exactly
     model.pairs(_batch(model).x)
     assert float(model.cycle_loss().detach()) == 0.0
-    model._dec = lambda z, y: z + 0.5  # a decoder that shifts by 0.5 in both coordinates
+    model._dec = lambda z: z + 0.5  # a decoder that shifts by 0.5 in both coordinates
     model.pairs(_batch(model).x)
     # each cycle is off by 0.5 in both coordinates: mean 0.5² = 0.25 (l2) or 0.5 (l1)
     assert float(model.cycle_loss().detach()) == pytest.approx(shifted)

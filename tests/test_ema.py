@@ -44,7 +44,7 @@ def test_evaluation_goes_through_the_average_and_training_does_not() -> None:
             p.zero_()  # a decoder of zeros (biases too) gives x = 0 ...
         assert model.sample(8, ReplicaRNG([0], "eval")).abs().max() == 0
         model.train()  # ... but training still uses the trained decoder
-        assert model._dec(torch.randn(1, 8, 2), None).abs().max() > 0
+        assert model._dec(torch.randn(1, 8, 2)).abs().max() > 0
 
 
 def test_averaged_models_conform_on_images() -> None:

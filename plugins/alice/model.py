@@ -84,6 +84,7 @@ class ALICE(ALI):
 
     name = "alice"
     Config = ALICEConfig
+    variants = False  # unsupervised only: the refusal below says so
     presets = {"default": by_kind(ALICEConfig, _toy_default, image_default),
                "paper": by_kind(ALICEConfig, {**PAPER_TOY, **PAPER_UPDATES}, image_paper,
                                 **PAPER_UPDATES)}
@@ -133,11 +134,11 @@ class ALICE(ALI):
             opts["cycle_discriminators"] = self.opt_cycle
         return opts
 
-    def pairs(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Pairs:
+    def pairs(self, x: torch.Tensor) -> Pairs:
         """ALI's pairs; keeps x, G_z(x), z and G_x(z) (with their graphs) for the cycles."""
         z = self.sample_prior(x.shape[1], self.noise)
-        z_hat = self._enc(x, self.noise, None)
-        x_tilde = self._dec(z, None)
+        z_hat = self._enc(x, self.noise)
+        x_tilde = self._dec(z)
         self._last = (x, z_hat, z, x_tilde)
         return (torch.cat([networks.flat(x), z_hat], dim=-1),
                 torch.cat([networks.flat(x_tilde), z], dim=-1))
@@ -152,11 +153,11 @@ class ALICE(ALI):
         if c.cycle_x_updates == "decoder":
             z_hat = z_hat.detach()
         with _held(self.decoder, c.cycle_x_updates == "encoder"):
-            x_rec = self._dec(z_hat, None)
+            x_rec = self._dec(z_hat)
         if c.cycle_z_updates == "encoder":
             x_tilde = x_tilde.detach()
         with _held(self.encoder, c.cycle_z_updates == "decoder"):
-            z_rec = self._enc(x_tilde, self.noise, None)
+            z_rec = self._enc(x_tilde, self.noise)
         return x, x_rec, z, z_rec
 
     def cycle_loss(self) -> torch.Tensor:
