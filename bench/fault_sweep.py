@@ -93,14 +93,14 @@ def edit_sidecar(name: str, edit: Callable[[dict], object]) -> Callable[[Path], 
 def without_rng(w: Path) -> None:
     from safetensors.torch import load_file, save_file
 
-    from genzoo.training.runs import _sha256
+    from genzoo.core.atomic import file_digest
 
     copy_run("NORNG")(w)
     meta = sidecar(w, "NORNG")
     tensors = meta.with_suffix(".safetensors")
     save_file({k: v for k, v in load_file(tensors).items() if not k.startswith("rng/")},
               tensors)
-    meta.write_text(json.dumps({**json.loads(meta.read_text()), "sha256": _sha256(tensors)}))
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "sha256": file_digest(tensors)}))
 
 
 def config_list(w: Path) -> None:

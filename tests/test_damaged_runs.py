@@ -184,7 +184,7 @@ def _two_checkpoints(tmp_path):
 def test_a_checkpoint_of_another_run_or_with_nan_weights_names_the_way_back(tmp_path, capsys):
     from safetensors.torch import load_file, save_file
 
-    from genzoo.training.runs import _sha256
+    from genzoo.core.atomic import file_digest
 
     run = _two_checkpoints(tmp_path)
     meta = run / "checkpoints" / "step-00000006.json"
@@ -201,7 +201,7 @@ def test_a_checkpoint_of_another_run_or_with_nan_weights_names_the_way_back(tmp_
     key = next(k for k in weights if k.startswith("model/") and weights[k].is_floating_point())
     weights[key] = weights[key] * float("nan")
     save_file(weights, tensors)
-    meta.write_text(json.dumps({**record, "sha256": _sha256(tensors)}))
+    meta.write_text(json.dumps({**record, "sha256": file_digest(tensors)}))
     assert run_cli(["train", "--resume", str(run), "--steps", "9", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "holds weights that are not finite" in err and "lower the learning rate" not in err

@@ -18,6 +18,7 @@ from PIL import Image
 
 from genzoo.cli import main
 from genzoo.core import plugins
+from genzoo.core.atomic import file_digest
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import Model
 from genzoo.evaluators import frechet as fid
@@ -35,7 +36,7 @@ def converted(tmp_path_factory) -> fid_weights.FidWeights:
         mp.setenv("GENZOO_CACHE", str(tmp_path_factory.mktemp("fid-cache")))
         weights = fid_weights.converted_weights()
     record = weights.path.with_name(weights.path.name + ".sha256").read_text()
-    assert record.split()[0] == weights.sha256 == fid_weights.file_sha256(weights.path)
+    assert record.split()[0] == weights.sha256 == file_digest(weights.path)
     return weights
 
 
@@ -254,7 +255,7 @@ def test_lookup_order_option_env_hub(no_sources, monkeypatch):
     env = fake(no_sources / "env.pth", b"env")
     hub = fake(no_sources / "hub" / "weights.pth", b"hub")
     # the hub file's name carries its sha256 prefix (torch hub's convention); match it
-    prefix = fid_weights.file_sha256(hub)[:8]
+    prefix = file_digest(hub)[:8]
     monkeypatch.setattr(fid_weights, "HUB_FILE", f"weights-inception-{prefix}.pth")
     monkeypatch.setenv(fid_weights.ENV_WEIGHTS, str(env))
     assert fid_weights.find_weights(option).origin == "option"

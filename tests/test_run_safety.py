@@ -274,9 +274,9 @@ def test_a_config_that_is_a_list_or_a_checkpoint_without_rng_is_refused(tmp_path
     save_file(tensors, ckpt)
     sidecar = ckpt.with_suffix(".json")
     meta = json.loads(sidecar.read_text())
-    from genzoo.training.runs import _sha256
+    from genzoo.core.atomic import file_digest
 
-    sidecar.write_text(json.dumps({**meta, "sha256": _sha256(ckpt)}))
+    sidecar.write_text(json.dumps({**meta, "sha256": file_digest(ckpt)}))
     capsys.readouterr()
     assert run_cli(["sample", str(run), "-o", str(tmp_path / "s.npy")]) == 2
     assert "lacks rng/noise, rng/data" in capsys.readouterr().err

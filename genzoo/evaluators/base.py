@@ -43,7 +43,6 @@ class Evaluator:
     name: ClassVar[str] = ""
     requires: ClassVar[frozenset[str]] = frozenset()  # model capabilities needed
     metrics: ClassVar[tuple[str, ...]] = ()  # names of the metrics it can report
-    # the --eval-option keys it reads; None (undeclared) lets any key through unchecked
     # how reports name and explain its metrics: metric -> a readable label, metric -> what
     # exactly it measures (report.html); a metric without either is shown by its bare name
     labels: ClassVar[dict[str, str]] = {}

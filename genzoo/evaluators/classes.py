@@ -100,9 +100,6 @@ class _ClassEvaluator(Evaluator):
     def applies_to(self, dataset: Dataset) -> str | None:
         return labels_reason(dataset, self.name)
 
-    def _classifier(self, dataset: Dataset) -> label_classifier.Classifier:
-        return label_classifier.for_dataset(dataset)
-
 
 class ClassAgreement(_ClassEvaluator):
     """Whether reconstructions of held-out images keep their class."""
@@ -116,7 +113,7 @@ class ClassAgreement(_ClassEvaluator):
                  out_dir: Path | None = None) -> EvalResult:
         """Options: ``heldout`` (1,000 test images) and ``chunk`` (250 per forward pass)."""
         self.check(model, dataset)
-        clf = self._classifier(dataset)
+        clf = label_classifier.for_dataset(dataset)
         x, y = labelled_heldout(dataset, self.opts.heldout,
                                 seed)
         with torch.no_grad():
@@ -143,7 +140,7 @@ class ClassifierScore(_ClassEvaluator):
         ``icp_real``, 1,000) and ``chunk`` (250 samples per forward pass). Writes
         ``class-histogram.json`` (every class's share per seed, and the real images')."""
         self.check(model, dataset)
-        clf = self._classifier(dataset)
+        clf = label_classifier.for_dataset(dataset)
         k = dataset.spec.num_classes
         n = self.opts.samples
         chunk = self.opts.chunk

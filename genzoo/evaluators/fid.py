@@ -24,7 +24,7 @@ from typing import Any
 
 from genzoo.core.model import Model
 from genzoo.data.base import Dataset
-from genzoo.evaluators import frechet as frechet_defaults
+from genzoo.evaluators import frechet
 from genzoo.evaluators.base import EvalResult, Evaluator, count, eval_rng
 
 DEFAULT_SAMPLES = 10_000
@@ -35,11 +35,11 @@ DEFAULT_REFERENCE = 10_000
 class InceptionOptions:
     fid_samples: int = count(DEFAULT_SAMPLES, minimum=2)  # samples per replica
     fid_reference: int = count(DEFAULT_REFERENCE, minimum=0)  # real images; 0: the split
-    fid_batch_size: int = count(frechet_defaults.DEFAULT_BATCH)  # images per Inception pass
+    fid_batch_size: int = count(frechet.DEFAULT_BATCH)  # images per Inception pass
     fid_split: str = "train"  # the real images' split
     fid_weights: str | None = None  # an Inception weights file (default: see the guide)
-    kid_subsets: int = count(frechet_defaults.KID_SUBSETS)
-    kid_subset_size: int = count(frechet_defaults.KID_SUBSET_SIZE, minimum=2)
+    kid_subsets: int = count(frechet.KID_SUBSETS)
+    kid_subset_size: int = count(frechet.KID_SUBSET_SIZE, minimum=2)
 
 
 class _InceptionEvaluator(Evaluator):
@@ -58,15 +58,13 @@ class _InceptionEvaluator(Evaluator):
 
     def _stats(self, model: Model, dataset: Dataset, seed: int) -> tuple[Any, list[Any]]:
         """(reference statistics, generated statistics per replica)."""
-        from genzoo.evaluators import frechet as fid
-
         o = self.opts
         n, reference, split = o.fid_samples, o.fid_reference, o.fid_split
-        net = fid.extractor(o.fid_weights, device=model.device, batch_size=o.fid_batch_size)
-        real = fid.image_stats([fid.dataset_images(dataset, split, reference or None)], net,
-                               label=f"{dataset.spec.name} {split} images")
-        generated = fid.sample_features(model, n, eval_rng(model, seed), net, key=seed)
-        return real, [fid.Stats.of(f) for f in generated]
+        net = frechet.extractor(o.fid_weights, device=model.device, batch_size=o.fid_batch_size)
+        real = frechet.image_stats([frechet.dataset_images(dataset, split, reference or None)], net,
+                                   label=f"{dataset.spec.name} {split} images")
+        generated = frechet.sample_features(model, n, eval_rng(model, seed), net, key=seed)
+        return real, [frechet.Stats.of(f) for f in generated]
 
 
 class FID(_InceptionEvaluator):
@@ -77,11 +75,9 @@ class FID(_InceptionEvaluator):
 
     def evaluate(self, model: Model, dataset: Dataset, *, seed: int = 0,
                  out_dir: Path | None = None) -> EvalResult:
-        from genzoo.evaluators import frechet as fid
-
         self.check(model, dataset)
         real, generated = self._stats(model, dataset, seed)
-        return EvalResult({"fid": [fid.fid(g, real) for g in generated]})
+        return EvalResult({"fid": [frechet.fid(g, real) for g in generated]})
 
 
 class KID(_InceptionEvaluator):
@@ -92,10 +88,8 @@ class KID(_InceptionEvaluator):
 
     def evaluate(self, model: Model, dataset: Dataset, *, seed: int = 0,
                  out_dir: Path | None = None) -> EvalResult:
-        from genzoo.evaluators import frechet as fid
-
         self.check(model, dataset)
         subsets, size = self.opts.kid_subsets, self.opts.kid_subset_size
         real, generated = self._stats(model, dataset, seed)
-        return EvalResult({"kid": [fid.kid(g, real, subsets=subsets, subset_size=size)[0]
+        return EvalResult({"kid": [frechet.kid(g, real, subsets=subsets, subset_size=size)[0]
                                    for g in generated]})

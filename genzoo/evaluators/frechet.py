@@ -48,17 +48,13 @@ class InceptionFeatures:
     """torch-fidelity's FeatureExtractorInceptionV3 ("2048" pool features), made fast."""
 
     def __init__(self, weights: FidWeights, *, device: str | torch.device = "cpu",
-                 batch_size: int = DEFAULT_BATCH, fast: bool = True):
-        if batch_size <= 0:
-            raise GenzooError(f"the FID batch size must be a positive integer, got {batch_size}")
+                 batch_size: int = DEFAULT_BATCH):
         self.weights = weights
         self.id = weights.extractor_id
         self.device = torch.device(device)
         self.batch_size = int(batch_size)
-        net = build_extractor(weights)
-        self.net = (fuse_batch_norms(net) if fast else net).to(self.device)
-        if fast:
-            self.net = self.net.to(memory_format=torch.channels_last)
+        self.net = fuse_batch_norms(build_extractor(weights)).to(self.device)
+        self.net = self.net.to(memory_format=torch.channels_last)
         self.images_seen = 0  # how many images went through the network (tests count it)
 
     def __call__(self, images: torch.Tensor) -> np.ndarray:
@@ -111,12 +107,12 @@ def extractor(weights: str | Path | None = None, *, device: str | torch.device =
     and device (building takes seconds; ``fid`` and ``kid`` share it)."""
     found = find_weights(weights)
     key = (found.sha256, str(torch.device(device)))
+    if batch_size <= 0:
+        raise GenzooError(f"the FID batch size must be a positive integer, got {batch_size}")
     if key not in _EXTRACTORS:
         _EXTRACTORS.clear()  # one network (~100 MB) held at a time
         _EXTRACTORS[key] = InceptionFeatures(found, device=device, batch_size=batch_size)
     net = _EXTRACTORS[key]
-    if batch_size <= 0:
-        raise GenzooError(f"the FID batch size must be a positive integer, got {batch_size}")
     net.batch_size = int(batch_size)
     return net
 

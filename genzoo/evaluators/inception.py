@@ -97,10 +97,10 @@ def find_weights(explicit: str | os.PathLike[str] | None = None) -> FidWeights:
                 raise GenzooError(f"{how} names {path}, which is not a file; pass the Inception "
                                   f"weights torch-fidelity downloads ({HUB_URL}) or a converted "
                                   f".safetensors file")
-            return FidWeights(path, origin, file_sha256(path))
+            return FidWeights(path, origin, file_digest(path))
     hub = hub_path()
     if hub.is_file():
-        digest = file_sha256(hub)
+        digest = file_digest(hub)
         prefix = HUB_FILE.rsplit("-", 1)[1].split(".")[0]  # torch hub's check_hash convention
         if not digest.startswith(prefix):
             raise GenzooError(f"{hub} has sha256 {digest[:16]}..., not {prefix}...: it is a "
@@ -116,7 +116,7 @@ def converted_weights() -> FidWeights:
     record = path.with_name(path.name + ".sha256")
     if path.is_file() and record.is_file():
         expected = (record.read_text().split() or [""])[0]
-        digest = file_sha256(path)
+        digest = file_digest(path)
         if digest == expected:
             return FidWeights(path, "converted", digest)
         note(f"{path} does not match its recorded sha256; converting it again")
@@ -248,10 +248,7 @@ def extractor_layout() -> dict[str, torch.Tensor]:
 
 def build_extractor(weights: FidWeights) -> torch.nn.Module:
     """torch-fidelity's FeatureExtractorInceptionV3 ("2048" features) with these weights."""
-    return _construct(load_state_dict(weights))
-
-
-def _construct(state: dict[str, torch.Tensor]) -> torch.nn.Module:
+    state = load_state_dict(weights)
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     try:
@@ -269,9 +266,5 @@ def _in_memory(state: dict[str, torch.Tensor]) -> io.BytesIO:
     torch.save(state, buffer)
     buffer.seek(0)
     return buffer
-
-
-def file_sha256(path: Path) -> str:
-    return file_digest(path, "sha256")
 
 

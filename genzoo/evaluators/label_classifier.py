@@ -125,7 +125,7 @@ def fit(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor,
     return clf
 
 
-def for_dataset(dataset, *, cache: bool = True) -> Classifier:
+def for_dataset(dataset) -> Classifier:
     """The classifier of an image dataset with class labels: read from the cache, or fitted
     on its ``train`` split (and scored on ``test``) and cached."""
     from safetensors.torch import load_file, save_file
@@ -142,7 +142,7 @@ def for_dataset(dataset, *, cache: bool = True) -> Classifier:
     c, h, w = x_train.shape[1:]
     path = cache_home() / "classifiers" / f"{spec.name}-{_digest(x_train, y_train)[:32]}" \
         f".safetensors"
-    if cache and path.is_file():
+    if path.is_file():
         try:
             tensors = load_file(str(path))
             net = Net(c, h, w, spec.num_classes)
@@ -153,14 +153,12 @@ def for_dataset(dataset, *, cache: bool = True) -> Classifier:
     note(f"fitting a classifier of {spec.name}'s labels on its {len(x_train)} training "
          f"images (cached for next time)")
     clf = fit(x_train, y_train, x_test, y_test, spec.num_classes)
-    if cache:
-        try:
-            with atomic_file(path) as tmp:
-                save_file({**{k: v.contiguous() for k, v in clf.net.state_dict().items()},
-                           "accuracy": torch.tensor(clf.accuracy, dtype=torch.float64)},
-                          str(tmp))
-            clf.path = path
-        except OSError as exc:
-            note(f"cannot cache the classifier in {path.parent} ({exc}); it is refitted "
-                 f"next time")
+    try:
+        with atomic_file(path) as tmp:
+            save_file({**{k: v.contiguous() for k, v in clf.net.state_dict().items()},
+                       "accuracy": torch.tensor(clf.accuracy, dtype=torch.float64)},
+                      str(tmp))
+        clf.path = path
+    except OSError as exc:
+        note(f"cannot cache the classifier in {path.parent} ({exc}); it is refitted next time")
     return clf

@@ -36,7 +36,7 @@ whose Schur complement gives the same solution from a |J| x |J| system. The clas
 are batched; C values are solved in ascending order, each warm-started from the last.
 
 Tolerance: a problem is converged when its largest KKT violation of the dual, in margin units
-(``kkt_violation``), is at most ``tol`` (1e-7; liblinear's default stopping rule is 1e-4 on the
+(``kkt_violation``), is at most ``TOL`` (1e-7; liblinear's default stopping rule is 1e-4 on the
 same quantity). It is reached everywhere except where float64 cannot: very large C on
 rank-deficient data (more points than dimensions, not separable), where K~ + lam I has a
 condition number near 1e14; there the objective still matches sklearn's to ~1e-9 and the
@@ -55,6 +55,8 @@ import torch
 LOG_C_MIN, LOG_C_MAX, NUM_C = -20.0, 20.0, 50
 QUICK_STEPS = 25  # steps of the direct attempt at a C before the continuation path
 PATH_NATS = 4.0  # spacing of that path in log C
+TOL = 1e-7  # largest KKT violation of a converged problem, in margin units
+MAX_ITER = 100  # steps of one solve at one C
 
 
 @contextmanager
@@ -85,7 +87,7 @@ class OvRFit:
     alpha: torch.Tensor  # (m, k, n) float64: w = X^T alpha
     bias: torch.Tensor  # (m, k) float64: s^2 * sum(alpha)
     kkt: torch.Tensor  # (m, k) float64: largest KKT violation, in margin units
-    converged: torch.Tensor  # (m, k) bool: kkt <= tol
+    converged: torch.Tensor  # (m, k) bool: kkt <= TOL
     iterations: int  # Newton steps taken, all problems together
 
 
@@ -250,20 +252,6 @@ def kkt_violation(alpha: torch.Tensor, f: torch.Tensor, y: torch.Tensor, lam: fl
     return torch.maximum(viol.amax(1), (-beta).clamp(min=0).amax(1) / scale)
 
 
-def fit_ovr(gram: torch.Tensor, labels: torch.Tensor, num_classes: int, cs: torch.Tensor, *,
-            intercept_scaling: float = 1.0, tol: float = 1e-7, max_iter: int = 100,
-            pdas_steps: int = 25, warm_start: bool = True) -> OvRFit:
-    """``LinearSVC(C=c)`` one-vs-rest on the training points whose Gram matrix (X X^T, no
-    intercept column) is ``gram`` (n, n), for every c in ``cs`` (solved in the given order,
-    ascending is best), all classes 0..num_classes-1.
-
-    Returns alpha with ``w_k = X^T alpha[c, k]`` and ``b_k = bias[c, k]``; decision values of
-    new points are ``x @ w + b``. Computed in float64 whatever ``gram``'s dtype."""
-    with one_thread():
-        return _fit_ovr(gram, labels, num_classes, cs, intercept_scaling, tol, max_iter,
-                        pdas_steps, warm_start)
-
-
 class _Factors:
     """The factorisation of K~ + lam I and its inverse, made when first needed and shared
     by every class solved at this lam."""
@@ -332,9 +320,16 @@ def _solve(k_aug: torch.Tensor, y: torch.Tensor, c: float, alpha: torch.Tensor,
     return best_a, best_f, steps
 
 
-def _fit_ovr(gram: torch.Tensor, labels: torch.Tensor, num_classes: int, cs: torch.Tensor,
-             intercept_scaling: float, tol: float, max_iter: int, pdas_steps: int,
-             warm_start: bool) -> OvRFit:
+@one_thread()
+def fit_ovr(gram: torch.Tensor, labels: torch.Tensor, num_classes: int, cs: torch.Tensor, *,
+            intercept_scaling: float = 1.0, pdas_steps: int = 25, warm_start: bool = True
+            ) -> OvRFit:
+    """``LinearSVC(C=c)`` one-vs-rest on the training points whose Gram matrix (X X^T, no
+    intercept column) is ``gram`` (n, n), for every c in ``cs`` (solved in the given order,
+    ascending is best), all classes 0..num_classes-1.
+
+    Returns alpha with ``w_k = X^T alpha[c, k]`` and ``b_k = bias[c, k]``; decision values of
+    new points are ``x @ w + b``. Computed in float64 whatever ``gram``'s dtype."""
     k_aug = gram.to(torch.float64) + float(intercept_scaling) ** 2
     n = len(k_aug)
     y = torch.where(labels.reshape(1, n) == torch.arange(num_classes).reshape(-1, 1), 1.0, -1.0)
@@ -352,11 +347,11 @@ def _fit_ovr(gram: torch.Tensor, labels: torch.Tensor, num_classes: int, cs: tor
     for j, c in enumerate(cs.tolist()):
         if not warm_start:
             alpha, f = torch.zeros_like(alpha), torch.zeros_like(f)
-        quick = min(max_iter, QUICK_STEPS)  # active-set steps only (if pdas_steps allows)
-        alpha, f, s = _solve(k_aug, y, c, alpha, f, tol=tol, pdas_steps=min(pdas_steps, quick),
+        quick = min(MAX_ITER, QUICK_STEPS)  # active-set steps only (if pdas_steps allows)
+        alpha, f, s = _solve(k_aug, y, c, alpha, f, tol=TOL, pdas_steps=min(pdas_steps, quick),
                              max_iter=quick, eig=eig)
         steps += s
-        bad = kkt_violation(alpha, f, y, 0.5 / c) > tol
+        bad = kkt_violation(alpha, f, y, 0.5 / c) > TOL
         if bool(bad.any()) and c > c_easy:
             # continuation: from c_easy up to c, each step warm-started from the last. Near
             # the hard-margin limit (large C, few support vectors, a nearly singular K~) a
@@ -365,8 +360,8 @@ def _fit_ovr(gram: torch.Tensor, labels: torch.Tensor, num_classes: int, cs: tor
             a, fb = torch.zeros_like(alpha[bad]), torch.zeros_like(f[bad])
             for i in range(hops + 1):
                 c_i = c_easy * (c / c_easy) ** (i / hops)
-                a, fb, s = _solve(k_aug, y[bad], c_i, a, fb, tol=tol, pdas_steps=pdas_steps,
-                                  max_iter=max_iter, eig=eig)
+                a, fb, s = _solve(k_aug, y[bad], c_i, a, fb, tol=TOL, pdas_steps=pdas_steps,
+                                  max_iter=MAX_ITER, eig=eig)
                 steps += s
             keep = kkt_violation(a, fb, y[bad], 0.5 / c) < kkt_violation(alpha[bad], f[bad],
                                                                           y[bad], 0.5 / c)
@@ -375,7 +370,7 @@ def _fit_ovr(gram: torch.Tensor, labels: torch.Tensor, num_classes: int, cs: tor
         kkt[j] = kkt_violation(alpha, f, y, 0.5 / c)
         alphas[j] = alpha
     bias = alphas.sum(-1) * float(intercept_scaling) ** 2
-    return OvRFit(alphas, bias, kkt, kkt <= tol, steps)
+    return OvRFit(alphas, bias, kkt, kkt <= TOL, steps)
 
 
 def decision_weights(train_x: torch.Tensor, fit: OvRFit, dtype: torch.dtype | None = None

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -132,7 +132,6 @@ class ProtocolResult:
     val_curve: np.ndarray  # (50,) validation error per C: of the selection draw, or the mean
     max_kkt: float  # the largest KKT violation any fit ended with (margin units)
     seconds: float
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def error(self) -> float:
@@ -147,7 +146,7 @@ class ProtocolResult:
                 "log_c": float(self.log_c.mean()), "val_error": float(self.val_errors.mean()),
                 "test_errors": self.test_errors.tolist(), "log_c_per_draw": self.log_c.tolist(),
                 "val_curve": self.val_curve.tolist(), "max_kkt": self.max_kkt,
-                "seconds": self.seconds, **self.extra}
+                "seconds": self.seconds}
 
 
 def _errors(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, b: torch.Tensor,
@@ -163,7 +162,6 @@ def svm_protocol(pool_x: torch.Tensor, pool_y: torch.Tensor, val_x: torch.Tensor
                  num_classes: int, draws: Sequence[torch.Tensor] | None = None,
                  labels: int = LABELS, num_draws: int = DRAWS, select: str = "once",
                  balanced: bool = True, seed: int = 0, cs: torch.Tensor | None = None,
-                 intercept_scaling: float = 1.0,
                  progress: Callable[[int, int], None] | None = None) -> ProtocolResult:
     """The L2-SVM protocol on precomputed features (rows (N, d), labels (N,) in 0..K-1).
 
@@ -191,8 +189,7 @@ def svm_protocol(pool_x: torch.Tensor, pool_y: torch.Tensor, val_x: torch.Tensor
         nonlocal max_kkt
         xs = pool_x[idx]
         x64 = xs.to(torch.float64)
-        result = fit_ovr(xs @ xs.T, pool_y[idx], k, c_values,
-                         intercept_scaling=intercept_scaling)
+        result = fit_ovr(xs @ xs.T, pool_y[idx], k, c_values)
         max_kkt = max(max_kkt, float(result.kkt.max()))
         return decision_weights(x64, result, pool_x.dtype)
 
@@ -353,12 +350,9 @@ class SVMFeatures(Evaluator):
         return _labelled_reason(dataset)
 
     def missing(self, model: Model, dataset: Dataset) -> str | None:
-        if self._source() == "pixels":  # the baseline needs nothing from the model
+        if self.opts.features == "pixels":  # the baseline needs nothing from the model
             return self.applies_to(dataset)
         return super().missing(model, dataset)
-
-    def _source(self) -> str:
-        return self.opts.features
 
     def evaluate(self, model: Model, dataset: Dataset, *, seed: int = 0,
                  out_dir: Path | None = None) -> EvalResult:
@@ -371,7 +365,7 @@ class SVMFeatures(Evaluator):
         options = {"labels": o.labels, "draws": o.draws, "balanced": o.balanced,
                    "select": o.select, "seed": seed}
         chunk = o.chunk
-        if self._source() == "pixels":
+        if self.opts.features == "pixels":
             results = run_protocol(dataset, pixel_features, **options) * model.replicas
         else:
             results = run_protocol(dataset, lambda x: model_features(model, x, chunk),
@@ -385,7 +379,7 @@ class SVMFeatures(Evaluator):
         if out_dir is not None:
             path = Path(out_dir) / "svm-features.json"
             atomic_write_json(path, {
-                "protocol": {**options, "features": self._source(),
+                "protocol": {**options, "features": self.opts.features,
                              "log_c_grid": c_grid().log().tolist()},
                 "seeds": {str(s): r.summary() for s, r in zip(model.seeds, results,
                                                                strict=True)}})

@@ -60,10 +60,6 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _sha256(path: Path) -> str:
-    return file_digest(path, "sha256")
-
-
 @dataclass
 class Checkpoint:
     step: int
@@ -211,7 +207,7 @@ class Run:
                 if "No space left" in str(exc) or "quota" in str(exc).lower():
                     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp)) from exc
                 raise
-            digest = _sha256(tmp)
+            digest = file_digest(tmp)
         try:
             atomic_write_json(meta_path, {**meta, "step": step, "format": FORMAT_VERSION,
                                           "sha256": digest})
@@ -258,7 +254,7 @@ class Run:
         if meta.get("step") != step:
             raise GenzooError(f"checkpoint sidecar {meta_path} says step {meta.get('step')}, "
                               f"its name step {step}; {hint}")
-        if _sha256(tensor_path) != meta["sha256"]:
+        if file_digest(tensor_path) != meta["sha256"]:
             raise GenzooError(f"checkpoint {tensor_path} is corrupt (checksum mismatch); {hint}")
         try:
             tensors = load_file(tensor_path)
