@@ -21,7 +21,7 @@ from genzoo.core.registry import Registry
 from genzoo.data.base import Dataset
 from genzoo.evaluators.base import EvalResult, check_options
 from genzoo.reports.results import summarize  # noqa: F401 - public: genzoo.api.summarize
-from genzoo.training import distributed, tblog
+from genzoo.training import allocator, distributed, tblog
 from genzoo.training.runs import Run, atomic_write_json
 from genzoo.training.stack import ModelStack
 from genzoo.training.trainer import Trainer, TrainSettings, resolve_device
@@ -152,8 +152,6 @@ def build_model_from_config(cls: type[Model], model_config: Any, dataset: Datase
     """One replica per seed: a single instance if vectorized, else a ModelStack."""
     seeds = list(seeds)
     if len(seeds) > 1:  # R copies of every weight and its optimizer state: refuse what won't fit
-        from genzoo.training import allocator
-
         one = cls(model_config, dataset.spec, seeds[:1])
         weights = sum(p.numel() * p.element_size() for p in one.parameters())
         allocator.check_fits(4 * weights * len(seeds), f"{len(seeds)} seeds of {cls.name}",

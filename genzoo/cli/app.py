@@ -10,7 +10,7 @@ import sys
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -73,33 +73,29 @@ def environment_error(exc: OSError) -> str | None:
 @contextmanager
 def user_errors():
     """Turn GenzooError into one line on stderr and exit code 2 (the traceback with --debug)."""
+    def fail(line: str | None) -> NoReturn:
+        if debug_enabled():  # the traceback, and still bad input's exit code
+            traceback.print_exc()
+        if line is not None:
+            err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
     try:
         yield
     except ReportedElsewhere:  # another process prints it (rank 0 of a sharded compare)
-        if debug_enabled():
-            traceback.print_exc()
-        raise typer.Exit(2) from None
+        fail(None)
     except GenzooError as exc:
-        if debug_enabled():  # the traceback, and still bad input's exit code
-            traceback.print_exc()
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        fail(str(exc))
     except OSError as exc:
         line = environment_error(exc)
         if line is None:
             raise
-        if debug_enabled():
-            traceback.print_exc()
-        err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        fail(line)
     except UnicodeEncodeError as exc:
         if "surrogates not allowed" not in str(exc):
             raise
-        if debug_enabled():
-            traceback.print_exc()
-        err_console.print("[red]error:[/red] a path given is not valid UTF-8 (genzoo records "
-                          "paths in JSON files); choose a name in UTF-8", highlight=False)
-        raise typer.Exit(2) from None
+        fail("a path given is not valid UTF-8 (genzoo records paths in JSON files); choose "
+             "a name in UTF-8")
     except KeyboardInterrupt as exc:
         from genzoo.training.trainer import TrainingInterrupted
 

@@ -23,6 +23,11 @@ from genzoo.cli.app import (
 )
 from genzoo.core.errors import GenzooError
 
+SamplerOption = Annotated[str, typer.Option(
+    help="raw (the generator itself), drs (discriminator rejection sampling), mh "
+         "(Metropolis-Hastings with a calibrated D) or langevin (latents moved along D's "
+         "gradient); see docs/models.md.")]
+
 
 def sample(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
@@ -41,11 +46,7 @@ def sample(
     figure7: Annotated[bool, typer.Option("--figure7", help="Attribute-conditional runs: the "
                                           "paper's Figure 7 grid, one z, attribute sets along "
                                           "rows (--rows) and columns (--cols).")] = False,
-    sampler: Annotated[str, typer.Option(help="raw (the generator itself), drs "
-                                         "(discriminator rejection sampling), mh "
-                                         "(Metropolis-Hastings with a calibrated D) or "
-                                         "langevin (latents moved along D's gradient); "
-                                         "see docs/models.md.")] = "raw",
+    sampler: SamplerOption = "raw",
     rows: Annotated[str | None, typer.Option(help="--figure7 rows: attribute sets separated "
                                                   "by ';' (default: the paper's).")] = None,
     cols: Annotated[str | None, typer.Option(help="--figure7 columns: attribute sets "
@@ -208,11 +209,7 @@ def evaluate(
                                                   "now, if they moved.")] = None,
     draws: Annotated[int | None, typer.Option(help="svm-features: label draws averaged "
                                               "(default 100).")] = None,
-    sampler: Annotated[str, typer.Option(help="raw (the generator itself), drs "
-                                         "(discriminator rejection sampling), mh "
-                                         "(Metropolis-Hastings with a calibrated D) or "
-                                         "langevin (latents moved along D's gradient); "
-                                         "see docs/models.md.")] = "raw",
+    sampler: SamplerOption = "raw",
 ):
     """Run evaluators on a trained run; print a table and write results.json into it."""
     with user_errors():

@@ -20,23 +20,20 @@ into the same results a single process would summarise.
 """
 
 from genzoo.compare.outputs import write_outputs
-from genzoo.compare.results import concat_blocks, evaluator_notes
+from genzoo.compare.results import concat_blocks
 from genzoo.compare.run import run_compare
 from genzoo.compare.settings import (
     CPU_FID_SAMPLES,
-    IMAGE_METRICS,
     IMAGE_SEEDS,
     SETTINGS_FILE,
     TOY_SEEDS,
     CompareSettings,
-    Job,
     default_out,
     load_settings,
     parse_sets,
     plan,
 )
 
-__all__ = ["CPU_FID_SAMPLES", "IMAGE_METRICS", "IMAGE_SEEDS", "SETTINGS_FILE", "TOY_SEEDS",
-           "CompareSettings", "Job", "concat_blocks", "default_out",
-           "evaluator_notes", "load_settings", "parse_sets", "plan", "run_compare",
+__all__ = ["CPU_FID_SAMPLES", "IMAGE_SEEDS", "SETTINGS_FILE", "TOY_SEEDS", "CompareSettings",
+           "concat_blocks", "default_out", "load_settings", "parse_sets", "plan", "run_compare",
            "write_outputs"]

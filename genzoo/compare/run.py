@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -25,12 +26,18 @@ from genzoo.compare.settings import (
     wanted_metrics,
 )
 from genzoo.core import config as config_lib
+from genzoo.core import sampling
 from genzoo.core.errors import GenzooError, ReportedElsewhere
 from genzoo.core.registry import Registry
 from genzoo.data.base import Dataset
+from genzoo.reports import images as report_images
+from genzoo.reports import toy as report_toy
 from genzoo.reports.results import CompareResults
+from genzoo.training import distributed
 from genzoo.training.locks import DirLock
-from genzoo.training.trainer import TrainSettings, resolve_device
+from genzoo.training.runs import Run
+from genzoo.training.shards import ranks
+from genzoo.training.trainer import TrainingInterrupted, TrainSettings, resolve_device
 
 Progress = Callable[[str], None]
 
@@ -46,8 +53,6 @@ def run_compare(registry: Registry, settings: CompareSettings, out: Path, *,
     ``genzoo.training.shards``): rank 0 gathers what they measured and returns the whole;
     the other ranks return None once they have handed their part over.
     """
-    from genzoo.training import distributed
-
     say = say or (lambda _msg: None)
     dataset = registry.dataset(settings.dataset, **settings.data_options)  # unknown names fail
     is_image = dataset.spec.kind == "image"
@@ -77,9 +82,6 @@ def _run_sharded(registry: Registry, settings: CompareSettings, out: Path, datas
     """Rank r's share of the compare; rank 0 also gathers and returns the whole. A rank's own
     failure is one line naming it; torchrun then stops the others, which exit quietly
     (``genzoo.training.shards``)."""
-    from genzoo.training import distributed
-    from genzoo.training.shards import ranks
-
     with ranks() as group:
         rank, world = group.rank, group.world_size
         out = Path(group.broadcast(str(out)))  # rank 0's: a default --out is a time
@@ -133,13 +135,9 @@ def _resumed(registry: Registry, settings: CompareSettings, job: Job, progress: 
     """``job``'s run as an interrupted compare left it: finished (scored again), stopped at a
     checkpoint (continued from it), or None when it never reached one (trained afresh; a run
     folder without a checkpoint holds nothing to keep, and is cleared)."""
-    from genzoo.training.runs import Run
-
     if not job.run_dir.exists():
         return None
     if not (job.run_dir / "checkpoints").is_dir() or not Run(job.run_dir).checkpoint_steps():
-        import shutil
-
         shutil.rmtree(job.run_dir)
         return None
     session = api.open_run(registry, job.run_dir, device=settings.device, progress=progress)
@@ -150,8 +148,6 @@ def _resumed(registry: Registry, settings: CompareSettings, job: Job, progress: 
 
 
 def _sigterm(exc: BaseException) -> bool:
-    from genzoo.training.trainer import TrainingInterrupted
-
     return isinstance(exc, TrainingInterrupted) and exc.signum == signal.SIGTERM
 
 
@@ -159,9 +155,6 @@ def _run_job(registry: Registry, settings: CompareSettings, job: Job, dataset: D
              progress: bool, say: Progress, resume: bool = False) -> JobResult:
     """Train ``job.model`` for ``job.seeds`` into ``job.run_dir`` and score every seed, with
     the figure's data for the block holding seed 0."""
-    from genzoo.reports import images as report_images
-    from genzoo.reports import toy as report_toy
-
     name = job.model
     is_image = dataset.spec.kind == "image"
     wanted = wanted_metrics(registry, settings, is_image)
@@ -209,8 +202,6 @@ def _evaluate_guided(registry: Registry, session: api.Session, settings: Compare
                      say: Progress, wanted: list[str] | None) -> Scores | None:
     """The evaluators that sample, on ``settings.sampler``'s samples (None and a note on
     screen when the model has no discriminator to guide them)."""
-    from genzoo.core import sampling
-
     why = sampling.refusal(session.model, settings.sampler)
     if why:
         say(f"{session.model.name}: scored raw only ({why})")

@@ -13,7 +13,10 @@ from typing import Any
 
 import torch
 
+import genzoo
 from genzoo.core import config as config_lib
+from genzoo.core import sampling
+from genzoo.core.atomic import atomic_write_json
 from genzoo.core.config import MAX_SEEDS
 from genzoo.core.errors import GenzooError, what_is
 from genzoo.core.model import can_phrase
@@ -22,6 +25,7 @@ from genzoo.data.base import Dataset
 from genzoo.evaluators.base import check_options
 from genzoo.evaluators.mode_coverage import mixture_reason
 from genzoo.training.locks import LOCK_NAME
+from genzoo.training.shards import assign, split
 from genzoo.training.trainer import resolve_device
 
 TOY_SEEDS, IMAGE_SEEDS = 10, 1  # default seeds per model
@@ -110,8 +114,6 @@ def plan(models: Sequence[str], seeds: int, out: Path, world: int = 1) -> list[J
     or one seed) keeps the run directory ``OUT/runs/MODEL``; several get
     ``OUT/runs/MODEL/seeds-A-B``.
     """
-    from genzoo.training.shards import assign, split
-
     blocks = max(1, min(seeds, world))
     jobs = []
     for name in models:
@@ -147,9 +149,6 @@ def load_settings(out: Path) -> CompareSettings:
 
 
 def record_settings(settings: CompareSettings, out: Path) -> None:
-    import genzoo
-    from genzoo.core.atomic import atomic_write_json
-
     atomic_write_json(out / SETTINGS_FILE, {
         "genzoo": genzoo.__version__, "settings": json.loads(json.dumps(
             dataclasses.asdict(settings), default=str))})
@@ -189,8 +188,6 @@ def validate(registry: Registry, settings: CompareSettings, out: Path,
     dupes = sorted({m for m in settings.models if settings.models.count(m) > 1})
     if dupes:
         raise GenzooError(f"model(s) named twice: {', '.join(dupes)}; name each once")
-    from genzoo.core import sampling
-
     sampling.check_sampler(settings.sampler)
     if not 0 < settings.seeds <= MAX_SEEDS:
         raise GenzooError(f"--seeds must be in 1..{MAX_SEEDS}, got {settings.seeds}")
@@ -209,10 +206,8 @@ def validate(registry: Registry, settings: CompareSettings, out: Path,
         cls = registry.model(name)
         cls.make_config(dataset.spec, settings.preset, settings.overrides.get(name, {}))
         classes.append(cls)
-    from genzoo.core.sampling import DEFAULTS as SAMPLER_OPTIONS
-
     check_options([registry.evaluator(n) for n in settings.metrics or registry.evaluators.names()],
-                  settings.eval_options, also=SAMPLER_OPTIONS)
+                  settings.eval_options, also=sampling.DEFAULTS)
     for name in settings.metrics or []:  # asked for by name: it must be able to score something
         ev = registry.evaluator(name)(**settings.eval_options)
         why = ev.applies_to(dataset)

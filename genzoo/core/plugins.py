@@ -183,13 +183,10 @@ def _hook_hint(message: str) -> str:
             f"genzoo's hooks are {', '.join(names)}")
 
 
-def _fail(info: PluginInfo, exc: BaseException, what: str, fatal: bool = False,
-          hint: str = "") -> None:
-    """Record a plugin's failure; raise if it is fatal or strict mode is on, else warn."""
+def _fail(info: PluginInfo, exc: BaseException, what: str, hint: str = "") -> None:
+    """Record a plugin's failure; raise in strict mode, else warn."""
     info.error = f"{type(exc).__name__}: {_one_line(exc)}" + (f"; {hint}" if hint else "")
     message = f"plugin {info.name!r} ({info.distribution}) {what}: {info.error}"
-    if fatal:
-        raise PluginError(message) from exc
     if strict():
         raise PluginError(f"{message}; unset GENZOO_STRICT_PLUGINS to skip it") from exc
     print(f"warning: {message}; it is skipped (GENZOO_DISABLE_PLUGINS={info.name} hides this)",

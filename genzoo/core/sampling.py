@@ -135,10 +135,6 @@ class Guided:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)
 
-    @property
-    def model(self) -> Any:
-        return self._model
-
     def sample(self, n: int, rng: ReplicaRNG | None = None, **kwargs: Any) -> torch.Tensor:
         if kwargs:
             raise GenzooError(f"guided sampling takes no {', '.join(kwargs)}")

@@ -77,7 +77,7 @@ class CelebA(ImageDataset):
         if len(names) != 40:
             raise GenzooError(f"{self.located.paths[_ATTR]} names {len(names)} attributes on "
                               f"its second line; CelebA's list_attr_celeba.txt names 40")
-        images = self.located.get(_IMAGES) or self.located.paths[f"{_IMAGES}.zip"]
+        images = self.located.paths.get(_IMAGES) or self.located.paths[f"{_IMAGES}.zip"]
         self.tree = ImageTree(images, inner=_IMAGES if images.suffix == ".zip" else "")
         super().__init__(DataSpec("celeba", (3, self.image_size, self.image_size), kind="image",
                                   attributes=names), tuple(_SPLIT_CODES),

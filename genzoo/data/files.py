@@ -8,9 +8,9 @@ Where files are looked for, in this order (the first folder holding every requir
 3. ``~/.cache/genzoo/data/<dataset>/`` (``$GENZOO_CACHE/data/<dataset>/`` when set).
 
 A published md5 is checked once per file version: the digest is remembered in
-``~/.cache/genzoo/md5.json`` keyed by the file's path, device, inode, size, mtime and ctime, and
-signed with this installation's secret, so a 1 GB file is not re-hashed on every run while a
-file edited in place (even with its mtime restored) or a hand-edited entry is hashed again.
+``~/.cache/genzoo/md5.json`` keyed by the file's path, device, inode, size, mtime and ctime, so
+a 1 GB file is not re-hashed on every run while a file edited in place (even with its mtime
+restored) is hashed again (the threat model: docs/guide.md).
 A mismatch is an error (``verify=False`` turns the check off for files that are deliberately
 not the published ones, such as synthetic files in the same format).
 """
@@ -82,9 +82,6 @@ class Located:
     paths: dict[str, Path] = field(default_factory=dict)  # FileSpec.path -> the path found
     verified: bool = False  # False when the md5 check was turned off (verify=False)
     md5_checked: list[str] = field(default_factory=list)  # the files whose md5 matched
-
-    def get(self, name: str) -> Path | None:
-        return self.paths.get(name)
 
 
 def cache_home() -> Path:

@@ -111,7 +111,7 @@ def tinyimagenet64(data_dir: str | os.PathLike[str] | None = None, download: Any
     """Tiny ImageNet (200 classes) centre-cropped 64×64; test = the published val/ (the
     published test/ has no labels)."""
     located = locate(PUBLISHED_TINY, data_dir, download=flag(download), verify=flag(verify))
-    folder = located.get(_TINY)
+    folder = located.paths.get(_TINY)
     tree = ImageTree(folder) if folder is not None else \
         ImageTree(located.paths[f"{_TINY}.zip"], inner=_TINY)
     files = tree.files()

@@ -37,7 +37,7 @@ class SVHN(ImageDataset):
                  verify: Any = True, cache: Any = True, **_: Any):
         self.located = locate(PUBLISHED, data_dir, download=flag(download), verify=flag(verify))
         splits = [s for s in ("train", "test", "extra")
-                  if self.located.get(f"{s}_32x32.mat") is not None]
+                  if self.located.paths.get(f"{s}_32x32.mat") is not None]
         self._cache = flag(cache)
         super().__init__(DataSpec("svhn", (3, 32, 32), kind="image", num_classes=10), splits,
                          class_names=[str(d) for d in range(10)],

@@ -9,16 +9,13 @@ the settings. Nothing here holds a result.
 
 from __future__ import annotations
 
-import base64
 import html
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from genzoo.core.atomic import atomic_write_bytes
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import Model
 from genzoo.data.base import Dataset
@@ -26,7 +23,7 @@ from genzoo.evaluators.base import eval_rng
 from genzoo.evaluators.reconstruction import heldout_images, reconstruct_images
 from genzoo.figures.grids import interleave, tile
 from genzoo.reports.results import CompareResults
-from genzoo.reports.toy import _CSS, _table_html, runs_table, table_rows
+from genzoo.reports.toy import _table_html, figure_html, table_rows, write_page
 
 FIGURE_SAMPLES = 64  # an 8 × 8 grid
 FIGURE_PAIRS = 32  # 4 pairs a row, 8 rows: the same square as the samples
@@ -169,7 +166,6 @@ def write_html(results: CompareResults, figure: Path, path: Path) -> None:
     e = html.escape
     settings = results.settings
     header, rows = table_rows(results)
-    png = base64.b64encode(Path(figure).read_bytes()).decode("ascii")
     seeds = settings.get("seeds", "?")
     spread = ("one seed per model" if seeds == 1 else
               f"mean ± standard deviation over {seeds} seeds (population std)")
@@ -180,10 +176,7 @@ def write_html(results: CompareResults, figure: Path, path: Path) -> None:
         parts += [f"<li><code>{e(m)}</code>: {e(ev.protocols.get(m, 'see the evaluator'))}</li>"
                   for m in ev.metrics]
         metric_items.append("".join(parts) + "</ul></li>")
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>genzoo compare: {e(results.dataset)}</title><style>{_CSS}</style></head><body>
-<h1>genzoo compare on {e(results.dataset)}</h1>
+    write_page(results, f"""
 <p>{e(spread)}; preset <code>{e(str(settings.get('preset', '')))}</code>, device
 <code>{e(str(settings.get('device', '')))}</code>. A dash means the model was not scored on that
 metric: it lacks the capability, or the evaluator could not run (see the notes).</p>
@@ -197,15 +190,9 @@ metric: it lacks the capability, or the evaluator could not run (see the notes).
 <p>A column per model (its first seed): 64 samples; beneath, 32 held-out test images each
 followed by its reconstruction (odd columns originals, even columns reconstructions, the
 paper's layout). Blank panels: the model cannot do that.</p>
-<img alt="figure" src="data:image/png;base64,{png}" style="max-width:100%">
+{figure_html(figure)}
 <h2>Evaluators and metrics</h2>
 <ul>{"".join(metric_items) or "<li>none ran</li>"}</ul>
 <p>Each run directory below also holds the evaluators' image grids
 (<code>reconstructions-seed0.png</code>, <code>interpolations-seed0.png</code>, ...).</p>
-<h2>Runs</h2>
-{runs_table(results)}
-<h2>Settings</h2>
-<pre>{e(json.dumps(settings, indent=2, sort_keys=True))}</pre>
-</body></html>
-"""
-    atomic_write_bytes(path, page.encode("utf-8"))
+""", path)

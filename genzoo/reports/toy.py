@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from genzoo.core.atomic import atomic_write_bytes
 from genzoo.core.model import Model
 from genzoo.data.base import Dataset
 from genzoo.evaluators.base import eval_rng, heldout, prior_draws
@@ -30,37 +30,22 @@ if TYPE_CHECKING:
 DASH = "–"
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f} %"
-
-
-def _pct_pm(m: float, s: float) -> str:
-    return f"{100 * m:.1f} ± {100 * s:.1f} %"
-
-
-# metric -> (format of a mean, format of mean ± std), in table order; unknown metrics get a
-# generic one. Labels come from the evaluators (Evaluator.labels, recorded in results.json).
-METRICS: dict[str, tuple[Callable[[float], str], Callable[[float, float], str]]] = {
-    "modes_paper": (lambda m: f"{m:.1f}",
-                    lambda m, s: f"{m:.1f} ± {s:.1f}"),
-    "dropped_modes_paper": (lambda m: f"{m:.1f}",
-                            lambda m, s: f"{m:.1f} ± {s:.1f}"),
-    "modes": (lambda m: f"{m:.1f}",
-              lambda m, s: f"{m:.1f} ± {s:.1f}"),
-    "high_quality": (_pct, _pct_pm),
-    "reverse_kl": (lambda m: f"{m:.3f}",
-                   lambda m, s: f"{m:.3f} ± {s:.3f}"),
-    "acceptance_rate": (_pct, _pct_pm),
-    "latent_match": (lambda m: f"{m:.3f}",
-                     lambda m, s: f"{m:.3f} ± {s:.3f}"),
-    "reconstruction_error": (lambda m: f"{m:.3g}",
-                             lambda m, s: f"{m:.3g} ± {s:.2g}"),
-    "reconstruction_mode_accuracy": (_pct, _pct_pm),
-    "reconstruction_mse": (lambda m: f"{m:.4f}", lambda m, s: f"{m:.4f} ± {s:.4f}"),
-    "reconstruction_normalized": (lambda m: f"{m:.3f}", lambda m, s: f"{m:.3f} ± {s:.3f}"),
-    "interpolation_endpoint_mse": (lambda m: f"{m:.4f}", lambda m, s: f"{m:.4f} ± {s:.4f}"),
-    "interpolation_largest_step": (lambda m: f"{m:.3f}", lambda m, s: f"{m:.3f} ± {s:.3f}"),
+# metric -> the format of its mean and of its std, in table order ("%": a percentage with one
+# decimal); unknown metrics get .4g ± .2g. Labels come from the evaluators (Evaluator.labels,
+# recorded in results.json).
+METRICS: dict[str, tuple[str, str]] = {
+    "modes_paper": (".1f", ".1f"), "dropped_modes_paper": (".1f", ".1f"),
+    "modes": (".1f", ".1f"), "high_quality": ("%", "%"), "reverse_kl": (".3f", ".3f"),
+    "acceptance_rate": ("%", "%"), "latent_match": (".3f", ".3f"),
+    "reconstruction_error": (".3g", ".2g"), "reconstruction_mode_accuracy": ("%", "%"),
+    "reconstruction_mse": (".4f", ".4f"), "reconstruction_normalized": (".3f", ".3f"),
+    "interpolation_endpoint_mse": (".4f", ".4f"), "interpolation_largest_step": (".3f", ".3f"),
 }
+
+
+def _fmt(value: float, spec: str) -> str:
+    return f"{100 * value:.1f}" if spec == "%" else format(value, spec)
+
 
 # Published results (REFERENCE.md). PacGAN/VEEGAN protocol unless the column says paper.
 # "±" is the standard error over 10 trials for PacGAN Table 1; the ALI paper's ± as printed.
@@ -121,10 +106,11 @@ def cell(entry: ModelResult, metric: str) -> str:
     m, s = value.mean, value.std
     if m is None:
         return "diverged (NaN)"
+    mean, std = METRICS.get(metric, (".4g", ".2g"))
+    unit = " %" if mean == "%" else ""
     if len(value.values) == 1:  # one seed: a ± 0 would claim a spread never measured
-        return METRICS.get(metric, (lambda a: f"{a:.4g}", None))[0](m)
-    fmt = METRICS.get(metric, (None, lambda a, b: f"{a:.4g} ± {b:.2g}"))[1]
-    return fmt(m, s or 0.0)
+        return _fmt(m, mean) + unit
+    return f"{_fmt(m, mean)} ± {_fmt(s or 0.0, std)}{unit}"
 
 
 # labels of the metrics no evaluator reports (the guided samplers add this one)
@@ -359,22 +345,40 @@ def runs_table(results: CompareResults) -> str:
                         "skipped evaluators", "errors", "run directory"], runs)
 
 
+def figure_html(figure: Path) -> str:
+    png = base64.b64encode(Path(figure).read_bytes()).decode("ascii")
+    return f'<img alt="figure" src="data:image/png;base64,{png}" style="max-width:100%">'
+
+
+def write_page(results: CompareResults, body: str, path: Path) -> None:
+    """A self-contained report page: ``body`` under the title, then the runs and settings."""
+    e = html.escape
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>genzoo compare: {e(results.dataset)}</title><style>{_CSS}</style></head><body>
+<h1>genzoo compare on {e(results.dataset)}</h1>
+{body}
+<h2>Runs</h2>
+{runs_table(results)}
+<h2>Settings</h2>
+<pre>{e(json.dumps(results.settings, indent=2, sort_keys=True))}</pre>
+</body></html>
+"""
+    atomic_write_bytes(path, page.encode("utf-8"))
+
+
 def write_html(results: CompareResults, figure: Path, path: Path) -> None:
     """A self-contained page: table, findings, figure (base64 PNG), published numbers,
     protocols and settings."""
     e = html.escape
     settings = results.settings
     header, rows = table_rows(results)
-    png = base64.b64encode(Path(figure).read_bytes()).decode("ascii")
     verdict_class = {"holds": "holds", "does not hold": "fails", "mixed": "mixed"}
     finding_items = "\n".join(
         f'<li><b>{e(f.claim)}</b>: <span class="{verdict_class.get(f.verdict, "nm")}">'
         f"{e(f.verdict)}</span> — {e(f.evidence)}</li>" for f in results.findings)
     sb_header, sb_rows, sb_classes = side_by_side(results)
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>genzoo compare: {e(results.dataset)}</title><style>{_CSS}</style></head><body>
-<h1>genzoo compare on {e(results.dataset)}</h1>
+    write_page(results, f"""
 <p>{e(str(settings.get('seeds', '?')))} seeds per model, preset
 <code>{e(str(settings.get('preset', '')))}</code>, device
 <code>{e(str(settings.get('device', '')))}</code>. Values are mean ± standard deviation over
@@ -389,7 +393,7 @@ seeds (population std); a dash means the model cannot be scored on that metric.<
 mixture component over draws of the model's prior p(z) (named under each panel, with the
 coordinates shown); reconstructions coloured by their input's
 component. Blank panels: the model cannot do that.</p>
-<img alt="figure" src="data:image/png;base64,{png}" style="max-width:100%">
+{figure_html(figure)}
 <h2>Measured next to published</h2>
 <p>Grey rows are <b>published</b> numbers (REFERENCE.md), not measured here. Published ± is
 the standard error over 10 trials (PacGAN) or as printed (ALI paper); measured ± is the
@@ -411,11 +415,4 @@ bundled models (0 when q(z) = p(z));
 <code>reconstruction_mode_accuracy</code> the fraction reconstructed within 3σ of their own
 component's mean.</li>
 </ul>
-<h2>Runs</h2>
-{runs_table(results)}
-<h2>Settings</h2>
-<pre>{e(json.dumps(settings, indent=2, sort_keys=True))}</pre>
-</body></html>
-"""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+""", path)

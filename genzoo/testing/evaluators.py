@@ -14,6 +14,7 @@ import torch
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import CAPABILITIES, Model
 from genzoo.data.base import Dataset
+from genzoo.data.toy import grid25
 from genzoo.evaluators.base import EvalResult, Evaluator
 from genzoo.testing.models import ConformanceError, first_difference, state_copy
 
@@ -45,8 +46,6 @@ def check_evaluator(evaluator_cls: type[Evaluator], model: Model,
         return ConformanceError(f"check_evaluator failed for evaluator {label!r}: {what}")
 
     if dataset is None:
-        from genzoo.data.toy import grid25
-
         dataset = grid25()
     if not (isinstance(evaluator_cls, type) and issubclass(evaluator_cls, Evaluator)):
         raise fail(f"{evaluator_cls!r} does not subclass genzoo.evaluators.Evaluator")

@@ -23,6 +23,7 @@ from genzoo.core.errors import GenzooError
 from genzoo.core.model import Model
 from genzoo.core.rng import ReplicaRNG
 from genzoo.data.base import Dataset
+from genzoo.data.toy import grid25
 from genzoo.training.runs import Run
 from genzoo.training.trainer import Trainer, TrainSettings
 
@@ -45,8 +46,6 @@ class _Case:
         self.model_cls = model_cls
         self.name = getattr(model_cls, "name", "") or getattr(model_cls, "__qualname__", "?")
         if dataset is None:
-            from genzoo.data.toy import grid25
-
             dataset = grid25()
         self.dataset = dataset
         self.overrides = dict(overrides or {})
@@ -102,12 +101,6 @@ class _Case:
                 trainer.step += 1
         model.eval()
         return history
-
-
-def _case(check: str, model_cls: type[Model], dataset: Dataset | None,
-          overrides: Mapping[str, Any] | None, preset: str, steps: int,
-          batch_size: int) -> _Case:
-    return _Case(check, model_cls, dataset, overrides, preset, steps, batch_size)
 
 
 def state_copy(model: Model) -> dict[str, torch.Tensor]:
@@ -168,7 +161,7 @@ def check_declaration(model_cls: type[Model], dataset: Dataset | None = None,
                       overrides: Mapping[str, Any] | None = None, *, preset: str = "default",
                       steps: int = 4, batch_size: int = 16) -> None:
     """The class attributes form a usable declaration, and every preset builds a config."""
-    case = _case("check_declaration", model_cls, dataset, overrides, preset, steps, batch_size)
+    case = _Case("check_declaration", model_cls, dataset, overrides, preset, steps, batch_size)
     if not (isinstance(model_cls, type) and issubclass(model_cls, Model)):
         raise case.fail(f"{model_cls!r} does not subclass genzoo.Model")
     with case.guard("Model.check_declaration()"):
@@ -195,7 +188,7 @@ def check_config(model_cls: type[Model], dataset: Dataset | None = None,
     A run is rebuilt from config.json on resume, sample and evaluate; a field that does not
     round-trip would silently resume a different model.
     """
-    case = _case("check_config", model_cls, dataset, overrides, preset, steps, batch_size)
+    case = _Case("check_config", model_cls, dataset, overrides, preset, steps, batch_size)
     for name in model_cls.preset_names():
         with case.guard(f"building preset {name!r}"):
             config = model_cls.make_config(case.dataset.spec, name)
@@ -232,7 +225,7 @@ def check_builds(model_cls: type[Model], dataset: Dataset | None = None,
                  steps: int = 4, batch_size: int = 16) -> None:
     """It builds from its config; weights are finite; its optimizers hold only its own
     parameters (anything else would be missing from checkpoints)."""
-    case = _case("check_builds", model_cls, dataset, overrides, preset, steps, batch_size)
+    case = _Case("check_builds", model_cls, dataset, overrides, preset, steps, batch_size)
     seeds = case.multi_seeds
     model = case.build(seeds)
     if not isinstance(model, Model):
@@ -271,7 +264,7 @@ def check_trains(model_cls: type[Model], dataset: Dataset | None = None,
                  overrides: Mapping[str, Any] | None = None, *, preset: str = "default",
                  steps: int = 4, batch_size: int = 16) -> None:
     """A few steps run; each returns finite metrics of shape (R,); weights change, stay finite."""
-    case = _case("check_trains", model_cls, dataset, overrides, preset, steps, batch_size)
+    case = _Case("check_trains", model_cls, dataset, overrides, preset, steps, batch_size)
     model = case.build(case.multi_seeds)
     before = state_copy(model)
     history = case.train(model)
@@ -302,7 +295,7 @@ def check_capabilities(model_cls: type[Model], dataset: Dataset | None = None,
                        steps: int = 4, batch_size: int = 16) -> None:
     """Each declared capability works, returns the documented shape, is finite, is a function
     of the generator it is given, and leaves the model's training noise stream alone."""
-    case = _case("check_capabilities", model_cls, dataset, overrides, preset, steps, batch_size)
+    case = _Case("check_capabilities", model_cls, dataset, overrides, preset, steps, batch_size)
     model = case.build(case.multi_seeds)
     case.train(model)
     noise_before = model.noise.get_state().clone()
@@ -383,7 +376,7 @@ def check_save_reload(model_cls: type[Model], dataset: Dataset | None = None,
     instance, it has identical state and gives identical outputs."""
     from safetensors.torch import load_file
 
-    case = _case("check_save_reload", model_cls, dataset, overrides, preset, steps, batch_size)
+    case = _Case("check_save_reload", model_cls, dataset, overrides, preset, steps, batch_size)
     seeds = case.multi_seeds
     with tempfile.TemporaryDirectory(prefix="genzoo-check-") as tmp:
         run = Run.create(Path(tmp) / "run", {"model": case.name, "seeds": seeds})
@@ -418,7 +411,7 @@ def check_resume(model_cls: type[Model], dataset: Dataset | None = None,
                  steps: int = 4, batch_size: int = 16) -> None:
     """Stopped half-way and resumed from the checkpoint, training ends bit for bit where an
     uninterrupted run ends: weights, optimizer state and random streams (on CPU)."""
-    case = _case("check_resume", model_cls, dataset, overrides, preset, steps, batch_size)
+    case = _Case("check_resume", model_cls, dataset, overrides, preset, steps, batch_size)
     seeds = case.multi_seeds
     half = case.steps // 2
     with tempfile.TemporaryDirectory(prefix="genzoo-check-") as tmp:
@@ -445,7 +438,7 @@ def check_reproducible(model_cls: type[Model], dataset: Dataset | None = None,
                        overrides: Mapping[str, Any] | None = None, *, preset: str = "default",
                        steps: int = 4, batch_size: int = 16) -> None:
     """The same seed gives the same model, whatever torch's global generator holds."""
-    case = _case("check_reproducible", model_cls, dataset, overrides, preset, steps, batch_size)
+    case = _Case("check_reproducible", model_cls, dataset, overrides, preset, steps, batch_size)
     seeds = case.multi_seeds
     states = []
     saved = torch.get_rng_state()
@@ -471,7 +464,7 @@ def check_seeds_independent(model_cls: type[Model], dataset: Dataset | None = No
                             batch_size: int = 16) -> None:
     """Seeds 0 and 1 trained together (one vectorized model, or the host's stack) equal each
     seed trained alone: replicas neither share state nor see each other's data."""
-    case = _case("check_seeds_independent", model_cls, dataset, overrides, preset, steps,
+    case = _Case("check_seeds_independent", model_cls, dataset, overrides, preset, steps,
                  batch_size)
     together = case.build([0, 1])
     joint = case.train(together)

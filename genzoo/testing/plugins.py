@@ -25,6 +25,7 @@ from unittest import mock
 from genzoo.core import plugins as plugins_lib
 from genzoo.core.errors import GenzooError
 from genzoo.core.registry import Registry
+from genzoo.data.toy import grid25
 from genzoo.testing.datasets import check_dataset
 from genzoo.testing.evaluators import check_evaluator
 from genzoo.testing.models import MODEL_CHECKS, ConformanceError
@@ -96,8 +97,6 @@ def parametrize_with_checks(plugin: Any, **kwargs: Any) -> Any:
 
 def _check_evaluator(registry: Registry, evaluator: str,
                      overrides: Mapping[str, Mapping[str, Any]]) -> Any:
-    from genzoo.data.toy import grid25
-
     evaluator_cls = registry.evaluator(evaluator)
     datasets = [grid25()]
     for name in registry.datasets.names():  # the plugin's own data, where it builds bare

@@ -148,7 +148,7 @@ class DataParallel:
         """Give every rank rank 0's weights and buffers, and this rank its own noise stream."""
         reseed(model.noise, self.rank)
         with torch.no_grad():
-            self._coalesced(model.state_dict().values(), self._broadcast)
+            self._broadcast(model.state_dict().values())
 
     def attach(self, model: Model) -> Callable[[], None]:
         """Average gradients across ranks before any optimizer stepping ``model``'s parameters
@@ -202,7 +202,7 @@ class DataParallel:
     def sync_buffers(self, model: nn.Module) -> None:
         """Rank 0's buffers (BatchNorm running statistics) on every rank."""
         with torch.no_grad():
-            self._coalesced(model.buffers(), self._broadcast)
+            self._broadcast(model.buffers())
 
     def mean_metrics(self, metrics: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Each per-replica metric averaged over the ranks."""
@@ -259,12 +259,9 @@ class DataParallel:
         # nccl moves only CUDA tensors; gloo takes CPU ones
         return self.device if dist.get_backend() == "nccl" else tensor.device
 
-    def _broadcast(self, flat: torch.Tensor) -> None:
-        dist.broadcast(flat, src=0)
-
-    def _coalesced(self, tensors: Iterable[torch.Tensor],
-                   op: Callable[[torch.Tensor], None]) -> None:
-        """Apply a collective ``op`` to ``tensors`` as one flat tensor per (dtype, device)."""
+    def _broadcast(self, tensors: Iterable[torch.Tensor]) -> None:
+        """Rank 0's values of ``tensors`` to every rank, as one flat tensor per (dtype,
+        device)."""
         groups: dict[tuple[torch.dtype, torch.device], list[torch.Tensor]] = {}
         for t in tensors:
             groups.setdefault((t.dtype, t.device), []).append(t)
@@ -272,7 +269,7 @@ class DataParallel:
             flat = torch.cat([t.reshape(-1) for t in group])
             device = flat.device
             flat = flat.to(self._comm_device(flat))
-            op(flat)
+            dist.broadcast(flat, src=0)
             flat = flat.to(device)
             for t, view in zip(group, flat.split([t.numel() for t in group]), strict=True):
                 t.copy_(view.view_as(t))

@@ -29,10 +29,6 @@ class DirLock:
         self.directory, self.what = Path(directory), what
         self._file: IO[str] | None = None
 
-    @property
-    def held(self) -> bool:
-        return self._file is not None
-
     def acquire(self) -> DirLock:
         if self._file is not None or fcntl is None:
             return self

@@ -3,8 +3,7 @@ the API read them from here). No torch: the command line imports it before torch
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from genzoo.core.errors import GenzooError
 
@@ -45,7 +44,3 @@ class TrainSettings:
         if not self.checkpoint_minutes >= 0:
             raise GenzooError(f"--checkpoint-minutes must be 0 (off) or positive, got "
                               f"{self.checkpoint_minutes}")
-
-
-def settings_dict(settings: TrainSettings) -> dict[str, Any]:
-    return asdict(settings)

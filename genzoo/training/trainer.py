@@ -18,11 +18,7 @@ from genzoo.core.rng import ReplicaRNG
 from genzoo.data.base import Dataset
 from genzoo.training import allocator, distributed, tblog
 from genzoo.training.runs import Checkpoint, Run
-from genzoo.training.settings import (  # noqa: F401 - re-exported, the training API's names
-    PRECISIONS,
-    TrainSettings,
-    settings_dict,
-)
+from genzoo.training.settings import TrainSettings  # the training API's name for it
 from genzoo.training.snapshots import Snapshots, steps_per_epoch
 
 TOY_POINTS = 1_000  # samples per seed in the TensorBoard scatter at each checkpoint

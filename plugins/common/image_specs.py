@@ -88,9 +88,7 @@ class NetSpec:
         return self.epochs * math.ceil(self.train_size / self.batch_size)
 
 
-def _row(op: Op, kernel: int, stride: int, channels: int, bn: bool, dropout: float,
-         act: Act) -> Layer:
-    return Layer(op, kernel, stride, channels, bn, dropout, act)
+_row = Layer  # a table row: (op, kernel, stride, channels, bn, dropout, act)
 
 
 C, T = "conv", "convT"
