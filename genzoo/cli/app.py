@@ -129,17 +129,10 @@ def plugins_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON
         for col in ("plugin", "distribution", "version", "models", "datasets", "evaluators"):
             table.add_column(col)
         for p in reg.plugins.values():
-            if p.disabled:
-                table.add_row(p.name, p.distribution, p.version,
-                              "[dim]disabled (GENZOO_DISABLE_PLUGINS)", "", "")
-                continue
-            if p.error:
-                table.add_row(p.name, p.distribution, p.version, f"[red]failed: {p.error}",
-                              "", "")
-                continue
-            table.add_row(p.name, p.distribution, p.version, ", ".join(p.registered["models"]),
-                          ", ".join(p.registered["datasets"]),
-                          ", ".join(p.registered["evaluators"]))
+            cells = (["[dim]disabled (GENZOO_DISABLE_PLUGINS)", "", ""] if p.disabled else
+                     [f"[red]failed: {p.error}", "", ""] if p.error else
+                     [", ".join(p.registered[k]) for k in ("models", "datasets", "evaluators")])
+            table.add_row(p.name, p.distribution, p.version, *cells)
         console.print(table)
 
 
@@ -210,13 +203,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except GenzooError as exc:  # raised outside a command (e.g. plugin loading)
-        if debug_enabled():
-            traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except OSError as exc:
-        line = environment_error(exc)
+    except (GenzooError, OSError) as exc:  # raised outside a command (e.g. plugin loading)
+        line = str(exc) if isinstance(exc, GenzooError) else environment_error(exc)
         if line is None:
             raise_internal()
         if debug_enabled():

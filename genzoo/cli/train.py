@@ -34,21 +34,18 @@ def _check_resume_options(run_dir: Path, *, model: str | None, data: str | None,
 
     config = Run.open(run_dir).config
     train = config.get("train", {})
-    recorded = {"model": config.get("model"), "data": config.get("dataset"),
-                "batch_size": train.get("batch_size"), "precision": train.get("precision"),
-                "preset": config.get("preset")}
-    given = {"model": model, "data": data, "batch_size": batch_size, "precision": precision,
-             "preset": preset}
-    names = {"model": "the model", "data": "--toy/--dataset", "batch_size": "--batch-size",
-             "precision": "--precision", "preset": "--preset"}
     if (seeds, seed) != (1, 0) and list(range(seed, seed + seeds)) != config.get("seeds"):
         raise GenzooError(f"{run_dir} was trained with seeds {config.get('seeds')}; "
                           f"--seeds/--seed cannot change on --resume (drop them)")
-    for key, value in given.items():
-        if value is not None and value != recorded[key]:
-            raise GenzooError(f"{run_dir} was started with {names[key]} {recorded[key]}, "
-                              f"not {value}; drop {names[key]} to continue it as it was, "
-                              f"or train a new run with --out")
+    for name, value, recorded in (("the model", model, config.get("model")),
+                                  ("--toy/--dataset", data, config.get("dataset")),
+                                  ("--batch-size", batch_size, train.get("batch_size")),
+                                  ("--precision", precision, train.get("precision")),
+                                  ("--preset", preset, config.get("preset"))):
+        if value is not None and value != recorded:
+            raise GenzooError(f"{run_dir} was started with {name} {recorded}, not {value}; "
+                              f"drop {name} to continue it as it was, or train a new run "
+                              f"with --out")
     if sets:
         raise GenzooError(f"--set is fixed when a run starts ({run_dir}/config.json holds "
                           f"its settings); drop it to continue, or train a new run with --out")
@@ -147,9 +144,7 @@ def train(
                 from genzoo.core import config_files as train_config
 
                 spec = train_config.load(config_file)
-                from genzoo.core.config import check_recorded
-
-                check_recorded(TrainSettings, spec.train, f"--config {spec.path}")
+                config_lib.check_recorded(TrainSettings, spec.train, f"--config {spec.path}")
                 from_file = spec.train
                 given = {"model": model is not None and model != spec.model,
                          "dataset": toy is not None or dataset is not None,

@@ -28,9 +28,7 @@ def _coerce(name: str, text: str, tp: Any) -> Any:
     if origin in (typing.Union, types.UnionType):
         if text.lower() in ("none", "null") and type(None) in args:
             return None
-        for arg in args:
-            if arg is type(None):
-                continue
+        for arg in (a for a in args if a is not type(None)):
             try:
                 return _coerce(name, text, arg)
             except GenzooError:
@@ -85,18 +83,14 @@ def parse_overrides(config_cls: type, items: list[str]) -> dict[str, Any]:
 
 def build(config_cls: type[C], *layers: dict[str, Any]) -> C:
     """Instantiate ``config_cls`` from defaults, then each layer of overrides in order."""
-    merged: dict[str, Any] = {}
-    for layer in layers:
-        merged.update(layer)
-    names = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = set(merged) - names
+    merged = {k: v for layer in layers for k, v in layer.items()}
+    meta = {f.name: f.metadata for f in dataclasses.fields(config_cls)}
+    unknown = set(merged) - set(meta)
     if unknown:
         raise GenzooError(f"unknown setting(s) {', '.join(sorted(unknown))} for "
                           f"{config_cls.__name__}")
-    bounds = {f.name: f.metadata for f in dataclasses.fields(config_cls)}
     for key, value in merged.items():
-        check_value(key, value, **{k: v for k, v in bounds[key].items()
-                                   if k in ("minimum", "below")})
+        check_value(key, value, meta[key].get("minimum"), meta[key].get("below"))
     return config_cls(**merged)
 
 
@@ -144,8 +138,7 @@ def parse_options(options_cls: type[C], owner: str, raw: Mapping[str, Any]) -> C
         takes = _takes(tp, meta[key])
         try:
             typed = _coerce(key, value, tp) if isinstance(value, str) else _typed(value, tp)
-            check_value(key, typed, **{k: v for k, v in meta[key].items()
-                                       if k in ("minimum", "below")})
+            check_value(key, typed, meta[key].get("minimum"), meta[key].get("below"))
         except (GenzooError, ValueError, TypeError):
             raise GenzooError(f"{owner}: option {key}={value!r} is not valid; it takes "
                               f"{takes}") from None
@@ -229,12 +222,7 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 
 def from_dict(config_cls: type[C], data: dict[str, Any]) -> C:
-    types_ = field_types(config_cls)
-    kwargs = {}
-    for key, value in data.items():
-        if key not in types_:
-            continue  # a setting removed since the run was made: ignore, keep loading
-        if isinstance(value, list):
-            value = tuple(value) if typing.get_origin(types_[key]) is tuple else value
-        kwargs[key] = value
-    return config_cls(**kwargs)
+    types_ = field_types(config_cls)  # a key it lacks: a setting removed since; skipped
+    return config_cls(**{k: tuple(v) if isinstance(v, list)
+                         and typing.get_origin(types_[k]) is tuple else v
+                         for k, v in data.items() if k in types_})

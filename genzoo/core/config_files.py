@@ -126,21 +126,12 @@ def model_settings(spec: TrainSpec, config_cls: type) -> dict[str, Any]:
 
     types_ = config_lib.field_types(config_cls)
     config_lib.check_recorded(config_cls, spec.settings, f"--config {spec.path}, settings")
-    out: dict[str, Any] = {}
-    for key, value in spec.settings.items():
-        if key not in types_ and spec.path.suffix.lower() != ".toml":
-            continue
-        if isinstance(value, list) and typing.get_origin(types_.get(key)) is tuple:
-            value = tuple(value)
-        out[key] = value
-    return out
+    toml = spec.path.suffix.lower() == ".toml"
+    return {k: tuple(v) if isinstance(v, list) and typing.get_origin(types_.get(k)) is tuple
+            else v for k, v in spec.settings.items() if k in types_ or toml}
 
 
 # --- compare ----------------------------------------------------------------------------------
-
-COMPARE_KEYS = {"models", "dataset", "preset", "seeds", "steps", "batch_size", "metrics",
-                "sampler", "settings", "eval_options"}
-
 
 # a compare file's keys (other than models and settings), what each must hold, in words
 COMPARE_TYPES = (("dataset", str, "a dataset's name"), ("preset", str, "a preset's name"),
@@ -150,6 +141,7 @@ COMPARE_TYPES = (("dataset", str, "a dataset's name"), ("preset", str, "a preset
                  ("metrics", list, 'a list of evaluator names, e.g. ["mode-coverage"]'),
                  ("sampler", str, "a sampler's name"),
                  ("eval_options", dict, "a table of evaluator options"))
+COMPARE_KEYS = {"models", "settings", *(key for key, _, _ in COMPARE_TYPES)}
 
 
 @dataclass
@@ -200,10 +192,10 @@ def load_compare(path: Path) -> CompareSpec:
                 isinstance(value, kind) and not isinstance(value, bool)
                 and (key != "metrics" or all(isinstance(m, str) for m in value))):
             raise GenzooError(f"--config {path}: {key} is {value!r:.60}, but it must be {what}")
-    seeds = data.get("seeds")
-    return CompareSpec(path, list(models), data.get("dataset"), data.get("preset"), seeds,
-                       data.get("steps"), data.get("batch_size"), data.get("metrics"),
-                       data.get("sampler"), sets, dict(data.get("eval_options", {})))
+    return CompareSpec(path, list(models), data.get("dataset"), data.get("preset"),
+                       data.get("seeds"), data.get("steps"), data.get("batch_size"),
+                       data.get("metrics"), data.get("sampler"), sets,
+                       dict(data.get("eval_options", {})))
 
 
 def _text(value: Any) -> str:

@@ -163,9 +163,7 @@ class Model(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        for t in self.parameters():
-            return t.device
-        return torch.device("cpu")
+        return next((t.device for t in self.parameters()), torch.device("cpu"))
 
     # --- training ----------------------------------------------------------------------------
 

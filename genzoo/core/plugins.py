@@ -78,7 +78,7 @@ def build_registry(extra_plugins: Iterable[tuple[str, Any]] = (),
     for name in blocked:
         pm.set_blocked(name)
 
-    candidates: list[tuple[str, Any, str, str]] = []
+    candidates: list[tuple[str, Any]] = []
     if use_entry_points:
         # genzoo's own plugins first: on a name clash the first registered keeps the name
         eps = sorted(entry_points(group=ENTRY_POINT_GROUP),
@@ -92,14 +92,14 @@ def build_registry(extra_plugins: Iterable[tuple[str, Any]] = (),
             if info.disabled:
                 continue
             try:
-                candidates.append((ep.name, ep.load(), dist, version))
+                candidates.append((ep.name, ep.load()))
             except (Exception, SystemExit) as exc:  # a broken plugin must not take the
                 _fail(info, exc, "failed to import")  # others down, nor end the command
     for name, plugin in extra_plugins:
         if name in blocked:
             continue
         registry.plugins[name] = PluginInfo(name, "<local>", "")
-        candidates.append((name, plugin, "<local>", ""))
+        candidates.append((name, plugin))
 
     if use_entry_points:
         for name in sorted(blocked - set(registry.plugins)):
@@ -109,7 +109,7 @@ def build_registry(extra_plugins: Iterable[tuple[str, Any]] = (),
             print(f"warning: GENZOO_DISABLE_PLUGINS names {name!r}, which is not an installed "
                   f"plugin (installed: {', '.join(installed)}){hint}", file=sys.stderr)
 
-    for name, plugin, _, _ in candidates:
+    for name, plugin in candidates:
         try:
             pm.register(plugin, name=name)
         except pluggy.PluginValidationError as exc:

@@ -119,13 +119,12 @@ class Guided:
         for key, value in (options or {}).items():  # the evaluators' keys are theirs
             if key in DEFAULTS:
                 try:
-                    self.options[key] = float(value)
+                    v = self.options[key] = float(value)
                 except (TypeError, ValueError):
-                    self.options[key] = -1.0
+                    v = self.options[key] = -1.0
                 bounds = OPTION_BOUNDS.get(key, "> 0")
-                ok = {"in 0..100": lambda v: 0 <= v <= 100, ">= 0": lambda v: v >= 0,
-                      "> 0": lambda v: v > 0}[bounds]
-                if not ok(self.options[key]):
+                if not (0 <= v <= 100 if bounds == "in 0..100" else v >= 0 if bounds == ">= 0"
+                        else v > 0):
                     raise GenzooError(f"{key} must be {bounds}, got {value!r}")
         zeros = torch.zeros(model.replicas)
         self.acceptance = Acceptance(zeros.clone(), zeros.clone())
@@ -160,16 +159,18 @@ class Guided:
         o, reps = self.options, self._model.replicas
         batch = int(o["sampler_batch"])
         if self._max_logit is None:
-            burn = []
-            for left in range(int(o["drs_burn_in"]), 0, -batch):
-                burn.append(self._draw(min(batch, left), rng)[1].max(dim=1).values)
+            burn = [self._draw(min(batch, left), rng)[1].max(dim=1).values
+                    for left in range(int(o["drs_burn_in"]), 0, -batch)]
             self._max_logit = torch.stack(burn).max(dim=0).values.cpu()
         kept: list[list[torch.Tensor]] = [[] for _ in range(reps)]
         have = torch.zeros(reps, dtype=torch.long)
         proposed = 0
         while bool((have < n).any()):
             if proposed >= o["sampler_max_proposals"] * n:
-                raise GenzooError(self._gave_up(n, have))
+                raise GenzooError(f"{self.sampler} accepted only {have.min().item()} of {n} "
+                                  f"samples within {int(o['sampler_max_proposals'])}x as many "
+                                  f"proposals; its discriminator rejects nearly everything "
+                                  f"(use --sampler raw)")
             x, logit = self._draw(batch, rng)
             proposed += batch
             logit = logit.cpu()
@@ -184,11 +185,6 @@ class Guided:
                     self.acceptance.proposed[r] += batch
                     self.acceptance.accepted[r] += int(accept[r].sum())
         return torch.stack([torch.cat(k)[:n] for k in kept])
-
-    def _gave_up(self, n: int, have: torch.Tensor) -> str:
-        return (f"{self.sampler} accepted only {have.min().item()} of {n} samples within "
-                f"{int(self.options['sampler_max_proposals'])}x as many proposals; its "
-                f"discriminator rejects nearly everything (use --sampler raw)")
 
     # --- MH ----------------------------------------------------------------------------------
 
@@ -208,14 +204,12 @@ class Guided:
 
     def _mh(self, n: int, rng: ReplicaRNG) -> torch.Tensor:
         a, b = self._calibration(rng)
-        steps = int(self.options["mh_steps"])
         state, logit = self._draw(n, rng)
         logit = a[:, None] * logit.cpu() + b[:, None]
-        for _ in range(steps):
+        for _ in range(int(self.options["mh_steps"])):
             x, new = self._draw(n, rng)
             new = a[:, None] * new.cpu() + b[:, None]
-            u = rng.rand(n).cpu()
-            accept = mh_accept(logit, new, u)
+            accept = mh_accept(logit, new, rng.rand(n).cpu())
             self.acceptance.proposed += n
             self.acceptance.accepted += accept.sum(dim=1)
             mask = accept.to(state.device).view(*accept.shape, *([1] * (state.dim() - 2)))

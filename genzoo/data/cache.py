@@ -32,11 +32,8 @@ Allocator = Callable[[str, tuple[int, ...], Any], np.ndarray]
 
 def stamp(paths: Iterable[Path]) -> list[list[Any]]:
     """(path, size, mtime) of each source file: the part of a cache key that notices edits."""
-    out = []
-    for p in paths:
-        st = os.stat(p)
-        out.append([str(Path(p).resolve()), st.st_size, st.st_mtime_ns])
-    return out
+    return [[str(Path(p).resolve()), st.st_size, st.st_mtime_ns]
+            for p in paths for st in [os.stat(p)]]
 
 
 def cached_arrays(tag: str, key: Mapping[str, Any], build: Callable[[Allocator], None], *,
@@ -46,7 +43,7 @@ def cached_arrays(tag: str, key: Mapping[str, Any], build: Callable[[Allocator],
     ``build`` calls ``alloc(name, shape, dtype)`` for each array and fills what it gets back
     (a memory-mapped file when caching, so large datasets never sit in memory twice)."""
     if not enabled:
-        return _build_in_memory(build)
+        return _build(build, None)
     text = json.dumps({"format": FORMAT_VERSION, "tag": tag, **key}, sort_keys=True,
                       default=str)
     final = cache_home() / "decoded" / f"{tag}-{hashlib.sha1(text.encode()).hexdigest()[:20]}"
@@ -58,21 +55,9 @@ def cached_arrays(tag: str, key: Mapping[str, Any], build: Callable[[Allocator],
     except OSError as exc:
         warnings.warn(f"cannot cache decoded {tag} under {final.parent} ({exc}); decoding in "
                       f"memory every run", stacklevel=2)
-        return _build_in_memory(build)
+        return _build(build, None)
     try:
-        arrays: dict[str, np.ndarray] = {}
-
-        def alloc(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-            size = int(np.prod(shape)) * np.dtype(dtype).itemsize
-            if size >= _MMAP_MIN_BYTES:
-                arr = np.lib.format.open_memmap(tmp / f"{name}.npy", mode="w+", dtype=dtype,
-                                                shape=shape)
-            else:
-                arr = np.zeros(shape, dtype)
-            arrays[name] = arr
-            return arr
-
-        build(alloc)
+        arrays = _build(build, tmp)
         for name, arr in arrays.items():
             if isinstance(arr, np.memmap):
                 arr.flush()
@@ -94,11 +79,16 @@ def cached_arrays(tag: str, key: Mapping[str, Any], build: Callable[[Allocator],
     return _load(final)
 
 
-def _build_in_memory(build: Callable[[Allocator], None]) -> dict[str, np.ndarray]:
+def _build(build: Callable[[Allocator], None], folder: Path | None) -> dict[str, np.ndarray]:
+    """The arrays ``build`` fills: the large ones memory-mapped files in ``folder`` (if any)."""
     arrays: dict[str, np.ndarray] = {}
 
     def alloc(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-        arrays[name] = np.zeros(shape, dtype)
+        if folder is not None and int(np.prod(shape)) * np.dtype(dtype).itemsize >= _MMAP_MIN_BYTES:
+            arrays[name] = np.lib.format.open_memmap(folder / f"{name}.npy", mode="w+",
+                                                     dtype=dtype, shape=shape)
+        else:
+            arrays[name] = np.zeros(shape, dtype)
         return arrays[name]
 
     build(alloc)

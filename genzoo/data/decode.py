@@ -53,8 +53,7 @@ class ImageTree:
             return sorted(n[len(prefix):] for n in self._zipfile().namelist()
                           if n.startswith(prefix) and not n.endswith("/"))
         out = []
-        for dirpath, dirnames, filenames in os.walk(self.path):
-            dirnames.sort()
+        for dirpath, _, filenames in os.walk(self.path):
             rel = os.path.relpath(dirpath, self.path)
             for name in filenames:
                 out.append(name if rel == "." else f"{rel}/{name}".replace(os.sep, "/"))
@@ -79,11 +78,8 @@ class ImageTree:
         if self.is_zip:
             st = self.path.stat()
             return [str(self.path.resolve()), self.inner, st.st_size, st.st_mtime_ns, len(rels)]
-        out: list[Any] = [str(self.path.resolve())]
-        for rel in rels:
-            st = os.stat(self.path / rel)
-            out.append([rel, st.st_size, st.st_mtime_ns])
-        return out
+        return [str(self.path.resolve()), *([rel, st.st_size, st.st_mtime_ns]
+                                            for rel in rels for st in [os.stat(self.path / rel)])]
 
     def _member(self, rel: str) -> str:
         return f"{self.inner}/{rel}" if self.inner else rel
@@ -106,13 +102,10 @@ def open_image(data: bytes, name: str) -> Any:
     try:
         img = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError:  # PIL's own bound, above ours: the header is absurd
-        w = h = None
-    else:
-        w, h = img.size
-    if w is None or h is None:
         raise GenzooError(f"{name} declares more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels "
                           f"(a decompression bomb?); genzoo decodes at most {MAX_PIXELS:,}; "
-                          f"resize it or remove it")
+                          f"resize it or remove it") from None
+    w, h = img.size
     if w * h > MAX_PIXELS:
         img.close()
         raise GenzooError(f"{name} is {w}×{h} pixels, more than the {MAX_PIXELS:,} genzoo "

@@ -24,7 +24,7 @@ import tarfile
 import threading
 import urllib.request
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,7 +127,7 @@ def locate(published: Published, data_dir: str | os.PathLike[str] | None = None,
     if found is None:
         raise GenzooError(_missing_message(published, folders, data_dir))
     if verify:
-        for spec in _all_specs(published.files):
+        for spec in (s for first in published.files for s in _chain(first)):
             path = found.paths.get(spec.path)
             if spec.md5 and path is not None and path.is_file():
                 check_md5(path, spec.md5, published)
@@ -136,37 +136,24 @@ def locate(published: Published, data_dir: str | os.PathLike[str] | None = None,
     return found
 
 
-def _all_specs(specs: Sequence[FileSpec]) -> list[FileSpec]:
-    out: list[FileSpec] = []
-    for spec in specs:
-        while spec is not None:
-            out.append(spec)
-            spec = spec.alternative  # type: ignore[assignment]
-    return out
+def _chain(spec: FileSpec | None) -> Iterator[FileSpec]:
+    """``spec`` and its alternatives, in order."""
+    while spec is not None:
+        yield spec
+        spec = spec.alternative
 
 
 def _first_complete(published: Published, folders: Sequence[Path]) -> Located | None:
     for folder in folders:
         paths: dict[str, Path] = {}
-        complete = True
         for spec in published.files:
-            hit = _present(folder, spec)
+            hit = next((s.path for s in _chain(spec) if (folder / s.path).exists()), None)
             if hit is not None:
-                paths[hit[0]] = hit[1]
+                paths[hit] = folder / hit
             elif not spec.optional:
-                complete = False
                 break
-        if complete:
+        else:
             return Located(folder, paths)
-    return None
-
-
-def _present(folder: Path, spec: FileSpec | None) -> tuple[str, Path] | None:
-    while spec is not None:
-        path = folder / spec.path
-        if path.exists():
-            return spec.path, path
-        spec = spec.alternative
     return None
 
 
@@ -303,17 +290,13 @@ def _extract(archive: Path, folder: Path) -> None:
     if archive.name.endswith(".zip"):
         with zipfile.ZipFile(archive) as zf:
             for member in zf.namelist():
-                _inside(dest, member)
+                if not (dest / member).resolve().is_relative_to(dest):
+                    raise GenzooError(f"archive member {member!r} would be written outside "
+                                      f"{dest}; the archive is not the published one")
             zf.extractall(dest)
     else:
         with tarfile.open(archive) as tf:
             tf.extractall(dest, filter="data")  # refuses links and paths outside dest
-
-
-def _inside(dest: Path, member: str) -> None:
-    if not (dest / member).resolve().is_relative_to(dest):
-        raise GenzooError(f"archive member {member!r} would be written outside {dest}; the "
-                          f"archive is not the published one")
 
 
 def describe_located(located: Located, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:

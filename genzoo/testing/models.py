@@ -42,18 +42,13 @@ class _Case:
     def __init__(self, check: str, model_cls: type[Model], dataset: Dataset | None,
                  overrides: Mapping[str, Any] | None, preset: str, steps: int,
                  batch_size: int):
-        self.check = check
-        self.model_cls = model_cls
-        self.name = getattr(model_cls, "name", "") or getattr(model_cls, "__qualname__", "?")
-        if dataset is None:
-            dataset = grid25()
-        self.dataset = dataset
-        self.overrides = dict(overrides or {})
-        self.preset = preset
-        self.steps = steps
-        self.batch_size = batch_size
         if steps < 2:
             raise ValueError("the checks need steps >= 2 (resume stops half-way)")
+        self.check, self.model_cls, self.preset = check, model_cls, preset
+        self.steps, self.batch_size = steps, batch_size
+        self.name = getattr(model_cls, "name", "") or getattr(model_cls, "__qualname__", "?")
+        self.dataset = grid25() if dataset is None else dataset
+        self.overrides = dict(overrides or {})
 
     def fail(self, what: str) -> ConformanceError:
         return ConformanceError(f"{self.check} failed for model {self.name!r}: {what}")

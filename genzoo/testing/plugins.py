@@ -56,9 +56,9 @@ def plugin_checks(plugin: Any, *, models: Mapping[str, Mapping[str, Any]] | None
     model (``models[NAME]``: its config overrides, e.g. small networks), ``check_dataset``
     for each dataset (``dataset_options[NAME]``: its factory's options, e.g. data_dir), and
     ``check_evaluator`` for each evaluator on the first model of the registry it applies to."""
+    name = name or getattr(plugin, "__name__", type(plugin).__name__)
     registry = load_strictly(plugin, name)
-    owner = name or getattr(plugin, "__name__", type(plugin).__name__)
-    mine = registry.plugins[owner].registered
+    mine = registry.plugins[name].registered
     checks: list[tuple[str, Callable[[], Any]]] = []
     for model in mine["models"]:
         cls = registry.model(model)
@@ -78,11 +78,10 @@ def plugin_checks(plugin: Any, *, models: Mapping[str, Mapping[str, Any]] | None
 def check_plugin(plugin: Any, **kwargs: Any) -> list[str]:
     """Every check of ``plugin_checks``, in order; returns their ids. The first failure
     raises ``ConformanceError``."""
-    done = []
-    for check_id, check in plugin_checks(plugin, **kwargs):
+    checks = plugin_checks(plugin, **kwargs)
+    for _, check in checks:
         check()
-        done.append(check_id)
-    return done
+    return [check_id for check_id, _ in checks]
 
 
 def parametrize_with_checks(plugin: Any, **kwargs: Any) -> Any:

@@ -246,10 +246,9 @@ class DataParallel:
         """Restore this rank's generator states from a checkpoint written by the same number
         of ranks."""
         key_noise, key_data = RNG_KEY.format("noise"), RNG_KEY.format("data")
-        if key_noise not in tensors or key_data not in tensors:
-            return  # a single-process checkpoint: check_world_size refuses to train on it
-        if tensors[key_data].shape[0] != self.world_size:
-            return  # likewise refused before training
+        if key_noise not in tensors or key_data not in tensors \
+                or tensors[key_data].shape[0] != self.world_size:
+            return  # single-process or another world size: check_world_size refuses both
         model.noise.set_state(tensors[key_noise][self.rank])
         data_rng.set_state(tensors[key_data][self.rank])
 
@@ -267,10 +266,9 @@ class DataParallel:
             groups.setdefault((t.dtype, t.device), []).append(t)
         for group in groups.values():
             flat = torch.cat([t.reshape(-1) for t in group])
-            device = flat.device
-            flat = flat.to(self._comm_device(flat))
-            dist.broadcast(flat, src=0)
-            flat = flat.to(device)
+            sent = flat.to(self._comm_device(flat))
+            dist.broadcast(sent, src=0)
+            flat = sent.to(flat.device)
             for t, view in zip(group, flat.split([t.numel() for t in group]), strict=True):
                 t.copy_(view.view_as(t))
 

@@ -13,6 +13,8 @@ so they leave the training noise and data streams, and with them resume, untouch
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +30,22 @@ RECONSTRUCTIONS = 50  # 5 rows of 10 (original, reconstruction) pairs
 PAIRS_PER_ROW = 10
 
 
+@contextmanager
+def evaluating(model: Model) -> Iterator[None]:
+    """``model`` in eval mode without gradients; its mode is restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
 def steps_per_epoch(dataset: Dataset, batch_size: int) -> int | None:
     """ceil(training images / batch size), or None when the dataset does not say its size."""
     size = dataset.size("train")
-    if size is None:
-        return None
-    return max(1, math.ceil(size / batch_size))
+    return None if size is None else max(1, math.ceil(size / batch_size))
 
 
 class Snapshots:
@@ -59,24 +71,15 @@ class Snapshots:
             self.write(math.ceil(step / self.every))
 
     def write(self, epoch: int) -> list[Path]:
-        model = self.model
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                return self._write(epoch)
-        finally:
-            model.train(was_training)
-
-    def _write(self, epoch: int) -> list[Path]:
-        model, name = self.model, f"epoch_{epoch:03d}.png"
-        written = []
-        samples = model.sample(SAMPLES, ReplicaRNG(model.seeds, "eval")).cpu()
-        for i, seed in enumerate(model.seeds):
-            written.append(save_grid(samples[i], self._path("samples", i) / name))
-            if self.board is not None:
-                self.board.grid(f"samples/seed_{seed}", samples[i], self.step)
-        if model.can("reconstruct"):
+        model, name, written = self.model, f"epoch_{epoch:03d}.png", []
+        with evaluating(model):
+            samples = model.sample(SAMPLES, ReplicaRNG(model.seeds, "eval")).cpu()
+            for i, seed in enumerate(model.seeds):
+                written.append(save_grid(samples[i], self._path("samples", i) / name))
+                if self.board is not None:
+                    self.board.grid(f"samples/seed_{seed}", samples[i], self.step)
+            if not model.can("reconstruct"):
+                return written
             x = self._heldout().to(model.device)
             rec = model.reconstruct(x, ReplicaRNG(model.seeds, "eval")).cpu()
             for i, seed in enumerate(model.seeds):

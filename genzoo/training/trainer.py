@@ -19,7 +19,7 @@ from genzoo.data.base import Dataset
 from genzoo.training import allocator, distributed, tblog
 from genzoo.training.runs import Checkpoint, Run
 from genzoo.training.settings import TrainSettings  # the training API's name for it
-from genzoo.training.snapshots import Snapshots, steps_per_epoch
+from genzoo.training.snapshots import Snapshots, evaluating, steps_per_epoch
 
 TOY_POINTS = 1_000  # samples per seed in the TensorBoard scatter at each checkpoint
 
@@ -135,12 +135,11 @@ class Trainer:
                               f"to fall back to the previous checkpoint)")
         fall_back = (f"move both files of step {ckpt.step} out of checkpoints/ to fall back "
                      f"to the previous checkpoint")
-        recorded = {"model": ckpt.meta.get("model"), "seeds": ckpt.meta.get("seeds")}
-        ours = {"model": self.model.name, "seeds": list(self.model.seeds)}
-        for key in ("model", "seeds"):
-            if recorded[key] is not None and recorded[key] != ours[key]:
+        for key, ours in (("model", self.model.name), ("seeds", list(self.model.seeds))):
+            recorded = ckpt.meta.get(key)
+            if recorded is not None and recorded != ours:
                 raise GenzooError(f"checkpoint at step {ckpt.step} was written for {key} "
-                                  f"{recorded[key]!r:.60}, and this run is {ours[key]!r:.60}: "
+                                  f"{recorded!r:.60}, and this run is {ours!r:.60}: "
                                   f"it belongs to another run; {fall_back}")
         model_state = {k[len("model/"):]: v for k, v in t.items() if k.startswith("model/")}
         bad = [k for k, v in model_state.items()
@@ -188,21 +187,11 @@ class Trainer:
             meta.update(extras[1])
         self.run.save_checkpoint(self.step, tensors, meta, keep=self.settings.keep_checkpoints)
         if self.board is not None and self.dataset.spec.kind == "toy" and \
-                self.model.can("sample"):
-            self._toy_scatter()
-
-    def _toy_scatter(self) -> None:
-        """The toy samples of every seed at this checkpoint, for TensorBoard."""
-        assert self.board is not None
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.no_grad():
+                self.model.can("sample"):  # every seed's toy samples, for TensorBoard
+            with evaluating(self.model):
                 x = self.model.sample(TOY_POINTS, ReplicaRNG(self.model.seeds, "eval")).cpu()
-        finally:
-            self.model.train(was_training)
-        for i, seed in enumerate(self.model.seeds):
-            self.board.scatter(f"samples/seed_{seed}", x[i], self.step)
+            for i, seed in enumerate(self.model.seeds):
+                self.board.scatter(f"samples/seed_{seed}", x[i], self.step)
 
     def resume(self, fresh_ok: bool = False) -> None:
         """Continue from the run's latest checkpoint. ``fresh_ok``: from step 0 (the weights
@@ -217,13 +206,9 @@ class Trainer:
     # --- loop --------------------------------------------------------------------------------
 
     def draw(self) -> Batch:
-        xs, ys = [], []
-        for g in self.data_rng.generators:
-            x, y = self.train_data.draw(self.settings.batch_size, g)
-            xs.append(x)
-            ys.append(y)
-        y = None if ys[0] is None else torch.stack(ys)
-        return Batch(torch.stack(xs), y).to(self.device)
+        xs, ys = zip(*(self.train_data.draw(self.settings.batch_size, g)
+                       for g in self.data_rng.generators), strict=True)
+        return Batch(torch.stack(xs), None if ys[0] is None else torch.stack(ys)).to(self.device)
 
     def fit(self) -> Model:
         s, model = self.settings, self.model
@@ -243,13 +228,7 @@ class Trainer:
         with contextlib.ExitStack() as side:
             bar, shots, stop = self._side_outputs(side)
             saves = _Cadence(s, self.dataset, self.dp, self.step)
-            while self.step < s.steps:
-                if stop is not None and stop.signum is not None:
-                    if self.run is not None and self.step > saves.last_step:
-                        clock()
-                        self.save()
-                    raise TrainingInterrupted(stop.signum, self.step,
-                                              self.run.path if self.run else None)
+            while self.step < s.steps and stop.signum is None:
                 if self.dp is not None:
                     self.dp.sync_buffers(model)  # rank 0's buffers, as DDP syncs them
                 batch = self.draw()
@@ -270,14 +249,17 @@ class Trainer:
                     clock()
                     self.save()
                     saves.saved(self.step)
-            if stop is not None and stop.signum is not None:  # arrived in the last step
+            if stop.signum is not None:  # a checkpoint of the last step, unless it has one
+                if self.run is not None and self.step > saves.last_step:
+                    clock()
+                    self.save()
                 raise TrainingInterrupted(stop.signum, self.step,
                                           self.run.path if self.run else None)
         model.eval()
         return model
 
     def _side_outputs(self, side: contextlib.ExitStack
-                      ) -> tuple[_ProgressBar | None, Snapshots | None, _StopSignals | None]:
+                      ) -> tuple[_ProgressBar | None, Snapshots | None, _StopSignals]:
         """What the loop writes besides the steps, each closed by ``side`` when it ends: the
         run's lock, TensorBoard, the progress bar, the image grids (each epoch and at the end),
         the signal handlers, and under torchrun the gradient averaging."""
@@ -303,10 +285,8 @@ class Trainer:
                                   s.batch_size * world)
         if shots is not None:
             shots.board = self.board
-        stop = None
-        if self.dp is None:  # ranks would stop at different steps
-            stop = _StopSignals()
-            side.callback(stop.restore)
+        stop = _StopSignals(listen=self.dp is None)  # ranks would stop at different steps
+        side.callback(stop.restore)
         return bar, shots, stop
 
     def _close_board(self) -> None:
@@ -316,24 +296,30 @@ class Trainer:
 
     def _train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         """The model's step, an exception from its code blamed on it (``_blame``)."""
-        s = self.settings
         try:
-            return self.model.train_step(batch, self.step, s.steps)
-        except ValueError as exc:
-            if "more than 1 value per channel" in str(exc):  # BatchNorm
-                raise GenzooError(f"--batch-size {s.batch_size} is too small for "
-                                  f"{self.model.name}'s BatchNorm; use 2 or more") from exc
-            self._blame(exc, "train_step()")
+            return self.model.train_step(batch, self.step, self.settings.steps)
         except (GenzooError, KeyboardInterrupt):
             raise
         except Exception as exc:
+            # BatchNorm's refusal of a batch of one
+            if isinstance(exc, ValueError) and "more than 1 value per channel" in str(exc):
+                raise GenzooError(f"--batch-size {self.settings.batch_size} is too small for "
+                                  f"{self.model.name}'s BatchNorm; use 2 or more") from exc
             self._blame(exc, "train_step()")
 
     def _log(self, metrics: dict[str, torch.Tensor], bar: _ProgressBar | None) -> None:
         """One record: metrics.jsonl, TensorBoard, the progress bar."""
         if self.dp is not None:
             metrics = self.dp.mean_metrics(metrics)  # over the global batch
-        record = self._record(metrics)
+        record: dict[str, Any] = {"step": self.step, "seconds": round(self.seconds, 3)}
+        per_seed: dict[str, list[float]] = {}
+        for key, val in metrics.items():
+            vals = val.detach().float().reshape(-1).cpu().tolist()
+            record[key] = sum(vals) / len(vals)
+            if len(vals) > 1:
+                per_seed[key] = vals
+        if per_seed:
+            record["per_seed"] = per_seed
         if self.run is not None:
             self.run.log_metrics(record)
         if self.board is not None:
@@ -373,18 +359,6 @@ class Trainer:
             raise GenzooError(f"training diverged: the losses of every seed are not finite at "
                               f"step {self.step}; {kept}; lower the learning rate (--set lr=...)")
 
-    def _record(self, metrics: dict[str, torch.Tensor]) -> dict[str, Any]:
-        record: dict[str, Any] = {"step": self.step, "seconds": round(self.seconds, 3)}
-        per_seed: dict[str, list[float]] = {}
-        for key, val in metrics.items():
-            vals = val.detach().float().reshape(-1).cpu().tolist()
-            record[key] = sum(vals) / len(vals)
-            if len(vals) > 1:
-                per_seed[key] = vals
-        if per_seed:
-            record["per_seed"] = per_seed
-        return record
-
 
 class _Cadence:
     """When the loop writes a checkpoint: every ``checkpoint_every`` steps, at the end of
@@ -423,12 +397,12 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 class _StopSignals:
     """While training: SIGINT and SIGTERM ask the loop to stop after the current step (a
-    second SIGINT stops at once). A no-op outside the main thread."""
+    second SIGINT stops at once). A no-op without ``listen`` or outside the main thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, listen: bool = True) -> None:
         self.signum: int | None = None
         self._previous: dict[int, Any] = {}
-        if threading.current_thread() is not threading.main_thread():
+        if not listen or threading.current_thread() is not threading.main_thread():
             return
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._previous[sig] = signal.signal(sig, self._handle)

@@ -441,7 +441,7 @@ def _replicas(init: ReplicaRNG, noise: ReplicaRNG, c: Any,
 
 
 def decoder(init: ReplicaRNG, noise: ReplicaRNG, c: Any, data: DataSpec) -> Decoder:
-    spec, canvas = resolve(c, data), _canvas(c, data)
+    spec, canvas = _resolved(c, data)
     cond = _condition(c, data)
     return Decoder(_replicas(init, noise, c,
                              lambda b: DecoderNet(spec, canvas, c.z_dim, b, *cond)))
@@ -451,7 +451,7 @@ def encoder(init: ReplicaRNG, noise: ReplicaRNG, c: Any, data: DataSpec) -> Enco
     if c.encoder == "noise_input":
         raise GenzooError("encoder=noise_input is the toy networks' encoder; on images use "
                           "--set encoder=gaussian (ALI) or encoder=deterministic (BiGAN)")
-    spec, canvas = resolve(c, data), _canvas(c, data)
+    spec, canvas = _resolved(c, data)
     out = 2 * c.z_dim if c.encoder == "gaussian" else c.z_dim
     cond = _condition(c, data)
     return Encoder(_replicas(init, noise, c,
@@ -462,7 +462,7 @@ def encoder(init: ReplicaRNG, noise: ReplicaRNG, c: Any, data: DataSpec) -> Enco
 def discriminator(init: ReplicaRNG, noise: ReplicaRNG, c: Any, data: DataSpec,
                   joint: bool) -> Discriminator:
     """D(x, z) when ``joint``, else D(x)."""
-    spec, canvas = resolve(c, data), _canvas(c, data)
+    spec, canvas = _resolved(c, data)
     if getattr(c, "update_order", None) == "simultaneous" and _has_batchnorm(spec):
         raise GenzooError(f"update_order=simultaneous needs a discriminator without "
                           f"BatchNorm (it treats D as a per-sample function); {spec.source}'s "
@@ -484,9 +484,9 @@ def _condition(c: Any, data: DataSpec) -> tuple[int, int]:
     return (y_dim, c.condition_embed) if y_dim else (0, 0)
 
 
-def _canvas(c: Any, data: DataSpec) -> Canvas:
+def _resolved(c: Any, data: DataSpec) -> tuple[NetSpec, Canvas]:
     spec = resolve(c, data)
-    return Canvas(tuple(data.x_shape), spec.size, spec.center)
+    return spec, Canvas(tuple(data.x_shape), spec.size, spec.center)
 
 
 def _has_batchnorm(spec: NetSpec) -> bool:

@@ -75,12 +75,12 @@ class VAE(Model):
         eps = self.noise.randn(*mu.shape[1:]).to(x.device)
         z = torch.addcmul(mu, log_std.exp(), eps)
         nll = self.nll(x, z)
-        kl = 0.5 * (mu**2 + (2 * log_std).exp() - 1) - log_std
-        loss = nll.flatten(2).sum(-1).mean(1) + kl.sum(-1).mean(1)  # negative ELBO per replica
+        kl = (0.5 * (mu**2 + (2 * log_std).exp() - 1) - log_std).sum(-1).mean(1)
+        loss = nll.flatten(2).sum(-1).mean(1) + kl  # negative ELBO per replica
         self.opt.zero_grad(set_to_none=True)
         loss.sum().backward()
         self.opt.step()
-        return {"loss": loss.detach(), "kl": kl.sum(-1).mean(1).detach()}
+        return {"loss": loss.detach(), "kl": kl.detach()}
 
     def nll(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """-log p(x|z) per feature: Bernoulli on image pixels in [0, 1] (cross-entropy with the
