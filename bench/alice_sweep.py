@@ -50,11 +50,11 @@ def _parse_run(text: str) -> tuple[str, str, list[str]]:
 
 
 def _train(out: Path, model: str, settings: list[str], steps: int | None,
-           threads: int | None) -> float:
+           threads: int | None, seed: int = 0) -> float:
     script = Path(sys.executable).with_name("genzoo")
     launcher = [str(script)] if script.exists() else [sys.executable, "-m", "genzoo"]
     cmd = [*launcher, "train", model, "--dataset", "mnist5k", "--out", str(out),
-           "--no-progress"]
+           "--no-progress", "--seed", str(seed)]
     if steps:
         cmd += ["--steps", str(steps)]
     for setting in settings:
@@ -150,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="settings", action="append", default=[],
                         metavar="KEY=VALUE", help="a setting for every alice run of the sweep")
     parser.add_argument("--steps", type=int, default=None, help="default: the models' own")
+    parser.add_argument("--seed", type=int, default=0, help="every run's training seed")
     parser.add_argument("--svm-draws", type=int, default=20,
                         help="label draws of svm-features (0: skip it)")
     parser.add_argument("--jobs", type=int, default=1, choices=(1, 2))
@@ -180,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"reusing {folder} (trained in {seconds:.0f} s)", flush=True)
         else:
             threads = 1 if args.jobs > 1 else None
-            seconds = _train(folder, model, settings, args.steps, threads)
+            seconds = _train(folder, model, settings, args.steps, threads, args.seed)
         return {"name": name, "lambda": lam, "model": model, "settings": settings,
                 "train_seconds": seconds, "run": str(folder)}
 
