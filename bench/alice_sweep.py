@@ -175,15 +175,17 @@ def main(argv: list[str] | None = None) -> int:
 
     def one(job: tuple[str, float | None, str, list[str]]) -> dict:
         name, lam, model, settings = job
-        folder = args.out / name.replace(" ", "_").replace("=", "")
+        folder = args.out / (name.replace(" ", "_").replace("=", "")
+                             + (f"-seed{args.seed}" if args.seed else ""))
         if args.reuse and _finished(folder):
             seconds = earlier.get(name, {}).get("train_seconds", _run_seconds(folder))
             print(f"reusing {folder} (trained in {seconds:.0f} s)", flush=True)
         else:
             threads = 1 if args.jobs > 1 else None
             seconds = _train(folder, model, settings, args.steps, threads, args.seed)
-        return {"name": name, "lambda": lam, "model": model, "settings": settings,
-                "train_seconds": seconds, "run": str(folder)}
+        return {"name": name + (f" seed {args.seed}" if args.seed else ""), "lambda": lam,
+                "model": model, "settings": settings, "train_seconds": seconds,
+                "run": str(folder)}
 
     with ThreadPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(one, jobs))

@@ -3,8 +3,10 @@ and resume."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
+import pickle
 from pathlib import Path
 
 import pytest
@@ -114,6 +116,9 @@ def test_models_built_on_ali_are_semi_supervised_the_same_way(digits) -> None:
     assert model.name == "bigan" and model.encoder.kind == "deterministic"
     assert model.classify(torch.rand(1, 3, 1, 8, 8)).shape == (1, 3, 10)
     assert type(model) is type(api.build_model(reg, "bigan", digits, overrides=TINY))
+    for copied in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert type(copied) is type(model)
+        assert torch.equal(copied.classify(x := torch.rand(1, 3, 1, 8, 8)), model.classify(x))
     with pytest.raises(GenzooError, match="alice is unsupervised"):
         api.build_model(reg, "alice", digits, overrides=TINY)
 

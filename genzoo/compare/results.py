@@ -16,7 +16,7 @@ from genzoo.reports.results import (
     EvaluatorRecord,
     Metric,
     ModelResult,
-    Run,
+    RunRecord,
 )
 from genzoo.training.trainer import resolve_device
 
@@ -82,8 +82,8 @@ def _column(parts: list[JobResult], scores: list[Scores], **run: Any) -> ModelRe
     where = first.dir if len(parts) == 1 else str(Path(first.dir).parent)
     return ModelResult({k: Metric.of(v) for k, v in values.items()},
                        max(d.seconds for d in parts),
-                       Run(where, first.steps, first.batch_size, first.vectorized, first.config,
-                           **_merge_scores(scores), blocks=blocks, **run))
+                       RunRecord(where, first.steps, first.batch_size, first.vectorized,
+                                 first.config, **_merge_scores(scores), blocks=blocks, **run))
 
 
 def concat_blocks(parts: list[dict[str, list[float]]], sizes: list[int]

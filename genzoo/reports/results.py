@@ -1,5 +1,6 @@
 """A compare's results, typed: what results.json holds, written by ``to_json`` and read back by
-``from_json`` in this one place. The reports read attributes, never keys.
+``from_json`` in this one place. The reports read attributes; only the recorded settings and
+the published rows stay plain dicts (they are shown as recorded).
 
 results.json's shape is unchanged since genzoo's first compare (a model's metrics sit beside its
 "seconds" and "run"), so every results.json ever written opens here.
@@ -40,10 +41,10 @@ class Metric:
         return cls([float(v) for v in values], mean, std)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"mean": self.mean, "std": self.std, "values": self.values}
+        out: dict[str, Any] = {"mean": self.mean, "std": self.std}
         if self.mean is None:
             out["not_finite"] = self.values.count(None)
-        return out
+        return {**out, "values": self.values}
 
 
 def summarize(metrics: dict[str, Sequence[float]]) -> dict[str, dict[str, Any]]:
@@ -63,7 +64,7 @@ class Block:
 
 
 @dataclass
-class Run:
+class RunRecord:
     """What a model's run was, and what its evaluators did (which scored it, which were skipped
     and why, which failed and with what)."""
 
@@ -87,7 +88,7 @@ class Run:
         return out
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Run:
+    def from_json(cls, data: dict[str, Any]) -> RunRecord:
         blocks = [Block(**_known(Block, b)) for b in data.get("blocks", [])]
         defaults = {"dir": "", "steps": 0, "batch_size": 0, "vectorized": False, "config": {},
                     "eval_seconds": 0.0}
@@ -101,7 +102,7 @@ class ModelResult:
 
     metrics: dict[str, Metric]
     seconds: float
-    run: Run
+    run: RunRecord
 
     def to_json(self) -> dict[str, Any]:
         return {**{k: m.to_json() for k, m in self.metrics.items()},
@@ -111,7 +112,8 @@ class ModelResult:
     def from_json(cls, data: dict[str, Any]) -> ModelResult:
         metrics = {k: Metric(**_known(Metric, v)) for k, v in data.items()
                    if isinstance(v, dict) and "mean" in v}
-        return cls(metrics, float(data.get("seconds", 0.0)), Run.from_json(data.get("run", {})))
+        return cls(metrics, float(data.get("seconds", 0.0)),
+                   RunRecord.from_json(data.get("run", {})))
 
 
 @dataclass

@@ -22,7 +22,7 @@ from genzoo.core.model import Model
 from genzoo.data.base import Dataset
 from genzoo.evaluators.base import eval_rng, heldout, prior_draws
 from genzoo.evaluators.fid import DEFAULT_SAMPLES
-from genzoo.reports.results import CompareResults, Metric, ModelResult, Run
+from genzoo.reports.results import CompareResults, Metric, ModelResult, RunRecord
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -321,7 +321,7 @@ def side_by_side(results: CompareResults) -> tuple[list[str], list[list[str]], l
     return header, rows, classes
 
 
-def _where(run: Run) -> str:
+def _where(run: RunRecord) -> str:
     """The run directory, and which ranks trained which seeds when torchrun shared them."""
     if len(run.blocks) < 2:
         return run.dir

@@ -66,10 +66,12 @@ class ALI(Model):
     game_class: type[Game] = Game
     variants = True  # whether a config can build the conditional and semi-supervised ones
 
-    def __new__(cls, config: ALIConfig, data: DataSpec, seeds: Sequence[int] = (0,)) -> ALI:
+    def __new__(cls, config: ALIConfig | None = None, data: DataSpec | None = None,
+                seeds: Sequence[int] = (0,)) -> ALI:
         from genzoo_plugins.ali import variants
 
-        return super().__new__(variants.for_config(cls, config))
+        # without a config (copy and pickle make the object first): the class as it is
+        return super().__new__(cls if config is None else variants.for_config(cls, config))
 
     def __init__(self, config: ALIConfig, data: DataSpec, seeds: Sequence[int] = (0,)):
         super().__init__(config, data, seeds)

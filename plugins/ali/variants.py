@@ -32,9 +32,29 @@ def for_config(cls: type[ALI], config: ALIConfig) -> type[ALI]:
 
 @functools.cache
 def _with(variant: type[ALI], cls: type[ALI]) -> type[ALI]:
-    return type(f"{variant.__name__.removesuffix('ALI')}{cls.__name__}", (variant, cls),
-                {"__doc__": f"{cls.__name__}, {variant.__doc__.splitlines()[0]}",
-                 "__module__": cls.__module__})
+    name = f"{variant.__name__.removesuffix('ALI')}{cls.__name__}"  # ConditionalBiGAN, ...
+    made = type(name, (variant, cls), {"__doc__": f"{cls.__name__}, {variant.summary}",
+                                       "__module__": __name__, "__qualname__": name})
+    globals()[name] = made  # where pickle looks for it
+    return made
+
+
+def __getattr__(name: str) -> type[ALI]:
+    """A variant of a model built on ALI, by name, made on demand (pickle in a new process)."""
+    from genzoo.core import plugins
+
+    plugins.registry()  # imports every model, so the one this name is built on is known
+    for variant in (ConditionalALI, SemiSupervisedALI):
+        prefix = variant.__name__.removesuffix("ALI")
+        for cls in _built_on_ali(ALI):
+            if name == prefix + cls.__name__ and not issubclass(cls, variant):
+                return _with(variant, cls)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _built_on_ali(cls: type[ALI]) -> list[type[ALI]]:
+    subs = cls.__subclasses__()
+    return subs + [s for sub in subs for s in _built_on_ali(sub)]
 
 
 def _no_other_change(c: ALIConfig) -> None:
@@ -48,14 +68,16 @@ def _no_other_change(c: ALIConfig) -> None:
 
 
 class ConditionalALI(ALI):
-    """conditioned on y (§4.4, Eq. 7): G_z(x, y), G_x(z, y) and D(x, z, y), with the data's y
-    on both sides of every pair (``conditioning``).
+    """ALI conditioned on y (§4.4, Eq. 7): G_z(x, y), G_x(z, y) and D(x, z, y), with the
+    data's y on both sides of every pair (``conditioning``).
 
     ``sample``, ``encode``, ``decode``, ``reconstruct`` and ``features`` take an optional
     ``y`` — class indices (R, n) or (n,), or 0/1 attributes (R, n, A) or (n, A). Given none,
     the model draws y from the training data's marginal (``conditioning.Marginal``) with the
     call's rng (sample, encode, reconstruct) or uses its mean (decode, features).
     """
+
+    summary = "conditioned on y (§4.4)"
 
     def __init__(self, config: ALIConfig, data: DataSpec, seeds: Sequence[int] = (0,)):
         _no_other_change(config)
@@ -118,10 +140,11 @@ class ConditionalALI(ALI):
 
 
 class SemiSupervisedALI(ALI):
-    """semi-supervised (§4.3): D has K+1 outputs (``k_plus_one``), batches come as
+    """Semi-supervised ALI (§4.3): D has K+1 outputs (``k_plus_one``), batches come as
     [unlabelled; labelled] (``training_data``), and ``classify`` gives the K class logits of
     D(x, E[z | x])."""
 
+    summary = "semi-supervised (§4.3)"
     game_class = k_plus_one.ClassGame
 
     def __init__(self, config: ALIConfig, data: DataSpec, seeds: Sequence[int] = (0,)):

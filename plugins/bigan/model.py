@@ -20,7 +20,8 @@ class BiGANConfig(ALIConfig):
 
 
 class BiGAN(ALI):
-    """BiGAN: ALI with a deterministic encoder (same networks, losses and presets)."""
+    """BiGAN: ALI with a deterministic encoder (same networks and losses; its small image
+    network's D has no input dropout, as measured before ALI's got one)."""
 
     name = "bigan"
     Config = BiGANConfig
