@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +32,6 @@ def build_model(registry: Registry, name: str, dataset: Dataset, *, preset: str 
     cls = registry.model(name)
     return build_model_from_config(cls, cls.make_config(dataset.spec, preset, overrides),
                                    dataset, seeds)
-
-
-def _plugin_versions(registry: Registry) -> dict[str, str]:
-    return {p.name: p.version for p in registry.plugins.values()}
 
 
 @dataclass
@@ -75,7 +70,7 @@ def start(registry: Registry, model_name: str, dataset_name: str, *, out: Path |
         "seeds": list(seeds), "train": asdict(settings), "device": device,
         "world_size": distributed.env_world_size(),  # processes; batch_size is per process
         "genzoo_version": genzoo.__version__, "torch_version": torch.__version__,
-        "plugins": _plugin_versions(registry),
+        "plugins": {p.name: p.version for p in registry.plugins.values()},
         # who provides the model and the dataset: a run opened where that plugin is missing
         # says which plugin (and version) to install, not just "unknown model"
         "model_plugin": registry.models.get(model_name).owner,
@@ -110,7 +105,7 @@ def open_run(registry: Registry, run_dir: Path, *, device: str = "auto",
         train["steps"] = steps
     config_lib.check_recorded(TrainSettings, train, f"{run.path}/config.json: train")
     settings = TrainSettings(**{k: v for k, v in train.items()
-                                if k in {f.name for f in dataclasses.fields(TrainSettings)}})
+                                if k in {f.name for f in fields(TrainSettings)}})
     data_options = dict(config.get("data_options", {}))
     if data_dir is not None:  # the data moved since the run was made
         data_options["data_dir"] = str(Path(data_dir).expanduser().resolve())

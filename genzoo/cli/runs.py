@@ -78,13 +78,12 @@ def sample(
             _check_disk(output, 4 * n * numel, f"-n {n}")
         import torch
 
+        from genzoo.core import conditions, sampling
         from genzoo.core.rng import ReplicaRNG
         from genzoo.figures import plots
 
         model.eval()  # BatchNorm's running statistics, no dropout: as evaluators sample
         rng = ReplicaRNG(model.seeds, "eval")
-        from genzoo.core import sampling
-
         sampling.check_sampler(sampler)
         if sampler != "raw":
             if figure7 or attrs is not None or label is not None:
@@ -93,7 +92,6 @@ def sample(
             model = sampling.Guided(model, sampler, session.dataset)
         cond = getattr(model.config, "condition", "none")
         if figure7:
-            from genzoo.core import conditions
             from genzoo.figures import grids
 
             _require_condition(cond, "attributes", "--figure7")
@@ -113,11 +111,8 @@ def sample(
             raise GenzooError("pass --attrs (attribute-conditional runs) or --label "
                               "(class-conditional runs), not both")
         if attrs is not None:
-            from genzoo.core import conditions
-
             _require_condition(cond, "attributes", "--attrs")
-            y = conditions.attribute_vector(attrs, session.dataset.spec.attributes)
-            y = y.expand(n, -1)
+            y = conditions.attribute_vector(attrs, session.dataset.spec.attributes).expand(n, -1)
         if label is not None:
             _require_condition(cond, "labels", "--label")
             if not 0 <= label < session.dataset.spec.num_classes:

@@ -118,7 +118,8 @@ def _run_sharded(registry: Registry, settings: CompareSettings, out: Path, datas
         except ReportedElsewhere:
             raise
         except BaseException as exc:
-            if _sigterm(exc):  # torchrun stopping this rank: another one failed and said so
+            # torchrun stopping this rank: another one failed and said so
+            if isinstance(exc, TrainingInterrupted) and exc.signum == signal.SIGTERM:
                 raise ReportedElsewhere("stopped by torchrun") from exc
             if isinstance(exc, KeyboardInterrupt) and not group.is_main:
                 raise ReportedElsewhere("interrupted") from exc  # Ctrl-C: rank 0 says it
@@ -145,10 +146,6 @@ def _resumed(registry: Registry, settings: CompareSettings, job: Job, progress: 
     say(f"{job.model}: {'trained already' if step >= total else f'resuming at step {step}'} "
         f"({job.run_dir})")
     return session
-
-
-def _sigterm(exc: BaseException) -> bool:
-    return isinstance(exc, TrainingInterrupted) and exc.signum == signal.SIGTERM
 
 
 def _run_job(registry: Registry, settings: CompareSettings, job: Job, dataset: Dataset,

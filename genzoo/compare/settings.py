@@ -3,11 +3,10 @@ its (model, seed block) jobs."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +136,7 @@ def load_settings(out: Path) -> CompareSettings:
         raise GenzooError(f"--resume {out}: no such folder")
     try:
         data = json.loads(path.read_text())
-        names = {f.name for f in dataclasses.fields(CompareSettings)}
+        names = {f.name for f in fields(CompareSettings)}
         return CompareSettings(**{k: v for k, v in data["settings"].items() if k in names})
     except FileNotFoundError:
         raise GenzooError(f"--resume {out}: it holds no {SETTINGS_FILE}, so it is not a "
@@ -151,7 +150,7 @@ def load_settings(out: Path) -> CompareSettings:
 def record_settings(settings: CompareSettings, out: Path) -> None:
     atomic_write_json(out / SETTINGS_FILE, {
         "genzoo": genzoo.__version__, "settings": json.loads(json.dumps(
-            dataclasses.asdict(settings), default=str))})
+            asdict(settings), default=str))})
 
 
 def seed_label(seeds: list[int]) -> str:
@@ -228,7 +227,7 @@ def validate(registry: Registry, settings: CompareSettings, out: Path,
 
 
 def settings_json(settings: CompareSettings, device: torch.device) -> dict[str, Any]:
-    out = dataclasses.asdict(settings)
+    out = asdict(settings)
     out["device"] = str(device)
     out["eval_options"] = {k: str(v) for k, v in settings.eval_options.items()}
     out["data_options"] = {k: str(v) for k, v in settings.data_options.items()}

@@ -17,9 +17,7 @@ ENCODER_BASELINES = ("gan-inverse", "gan-posthoc")
 
 
 def _verdict(checks: list[bool]) -> str:
-    if all(checks):
-        return HOLDS
-    return FAILS if not any(checks) else MIXED
+    return HOLDS if all(checks) else MIXED if any(checks) else FAILS
 
 
 def ali_covers_more_modes(results: CompareResults) -> Finding:
@@ -65,8 +63,7 @@ def baselines_reconstruct_worse(results: CompareResults) -> Finding:
     if ali is None or not others:
         return Finding(claim, NOT_MEASURED, "needs ali and gan-inverse and/or gan-posthoc "
                                             "in the compare")
-    parts = [f"reconstruction error ALI {ali:.3g}"]
-    parts += [f"{m} {v:.3g}" for m, v in others.items()]
+    parts = [f"reconstruction error ALI {ali:.3g}", *(f"{m} {v:.3g}" for m, v in others.items())]
     missing = [m for m in ENCODER_BASELINES if m not in others]
     if missing:
         parts.append(f"{', '.join(missing)} not measured")

@@ -118,14 +118,6 @@ def image_figure_data(model: Model, dataset: Dataset, samples: int = FIGURE_SAMP
     return fig
 
 
-def _show(ax: Any, image: torch.Tensor) -> None:
-    pixels = image.permute(1, 2, 0).numpy()
-    if pixels.shape[-1] == 1:
-        ax.imshow(pixels[..., 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    else:
-        ax.imshow(pixels, interpolation="nearest")
-
-
 def save_figure(figures: dict[str, ImageFigureData], path: Path) -> None:
     """A column per model: samples above, reconstructions (original, reconstruction) below."""
     from genzoo.figures.plots import pyplot
@@ -143,8 +135,7 @@ def save_figure(figures: dict[str, ImageFigureData], path: Path) -> None:
         ]
         for row, (image, missing) in enumerate(panels):
             ax = axes[row][col]
-            ax.set_xticks([])
-            ax.set_yticks([])
+            ax.set(xticks=[], yticks=[])
             if row == 0:
                 ax.set_title(name)
             if col == 0:
@@ -154,7 +145,11 @@ def save_figure(figures: dict[str, ImageFigureData], path: Path) -> None:
                 ax.text(0.5, 0.5, missing, ha="center", va="center", transform=ax.transAxes,
                         color="grey", wrap=True)
                 continue
-            _show(ax, image)
+            pixels = image.permute(1, 2, 0).numpy()
+            if pixels.shape[-1] == 1:
+                ax.imshow(pixels[..., 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            else:
+                ax.imshow(pixels, interpolation="nearest")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

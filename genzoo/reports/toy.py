@@ -247,11 +247,7 @@ def save_figure(figures: dict[str, FigureData], dataset: Dataset, path: Path) ->
         ]
         for row, (points, background, lim, c, missing) in enumerate(panels):
             ax = axes[row][col]
-            ax.set_xlim(*lim)
-            ax.set_ylim(*lim)
-            ax.set_aspect("equal")
-            ax.set_xticks([])
-            ax.set_yticks([])
+            ax.set(xlim=lim, ylim=lim, aspect="equal", xticks=[], yticks=[])
             if row == 0:
                 ax.set_title(name)
             if col == 0:
@@ -304,21 +300,16 @@ def _table_html(header: list[str], rows: list[list[str]], classes: list[str] | N
 def side_by_side(results: CompareResults) -> tuple[list[str], list[list[str]], list[str]]:
     """Measured (this compare) and published rows over the metrics both protocols share."""
     header = ["", "model", *(label(m, results) for m in SIDE_BY_SIDE), "source"]
-    rows, classes = [], []
-    for name, entry in results.models.items():
-        rows.append(["measured", name, *(cell(entry, m) for m in SIDE_BY_SIDE), "this compare"])
-        classes.append("")
-    dataset = results.dataset
+    rows = [["measured", name, *(cell(entry, m) for m in SIDE_BY_SIDE), "this compare"]
+            for name, entry in results.models.items()]
+    measured, dataset = len(rows), results.dataset
     if dataset in CEILING:
         c = CEILING[dataset]
         rows.append(["expected", "samples from the data itself",
                      *(c.get(m, DASH) for m in SIDE_BY_SIDE), "P(χ²₂ < 9); REFERENCE.md"])
-        classes.append("published")
-    for pub in PUBLISHED.get(dataset, []):
-        rows.append(["published", pub["model"], *(pub.get(m, DASH) for m in SIDE_BY_SIDE),
-                     pub["source"]])
-        classes.append("published")
-    return header, rows, classes
+    rows += [["published", pub["model"], *(pub.get(m, DASH) for m in SIDE_BY_SIDE), pub["source"]]
+             for pub in PUBLISHED.get(dataset, [])]
+    return header, rows, [""] * measured + ["published"] * (len(rows) - measured)
 
 
 def _where(run: RunRecord) -> str:

@@ -188,9 +188,8 @@ class Run:
         """Steps of complete checkpoints (those whose sidecar exists), oldest first."""
         if not self.checkpoint_dir.is_dir():
             return []
-        steps = [int(m.group(1)) for p in self.checkpoint_dir.iterdir()
-                 if (m := _CKPT_RE.match(p.name))]
-        return sorted(steps)
+        return sorted(int(m.group(1)) for p in self.checkpoint_dir.iterdir()
+                      if (m := _CKPT_RE.match(p.name)))
 
     def _paths(self, step: int) -> tuple[Path, Path]:
         stem = self.checkpoint_dir / f"step-{step:08d}"

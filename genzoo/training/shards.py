@@ -41,13 +41,9 @@ class PeerLost(ReportedElsewhere):
 
 def split(n: int, parts: int) -> list[range]:
     """``range(n)`` in ``parts`` contiguous blocks whose sizes differ by at most one."""
-    size, extra = divmod(n, parts)
-    blocks, start = [], 0
-    for i in range(parts):
-        stop = start + size + (1 if i < extra else 0)
-        blocks.append(range(start, stop))
-        start = stop
-    return blocks
+    size, extra = divmod(n, parts)  # the first ``extra`` blocks hold one more
+    return [range(i * size + min(i, extra), (i + 1) * size + min(i + 1, extra))
+            for i in range(parts)]
 
 
 def assign(costs: Sequence[float], world: int) -> list[int]:

@@ -88,8 +88,7 @@ class Embedding(nn.Module):
 
     def maps(self, y: torch.Tensor, height: int, width: int) -> torch.Tensor:
         """The embedding as constant feature maps (B, width, height, width)."""
-        e = self.linear(y)
-        return e[:, :, None, None].expand(-1, -1, height, width)
+        return self.linear(y)[:, :, None, None].expand(-1, -1, height, width)
 
 
 class Marginal(nn.Module):
@@ -129,8 +128,7 @@ class Marginal(nn.Module):
         return p
 
     def mean(self, n: int) -> torch.Tensor:
-        p = self.probs()
-        return p[:, None, :].expand(-1, n, -1)
+        return self.probs()[:, None, :].expand(-1, n, -1)
 
     def draw(self, n: int, generators: list[torch.Generator]) -> torch.Tensor:
         """(R, n, dim) y vectors drawn with each replica's own generator."""

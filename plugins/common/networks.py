@@ -75,26 +75,18 @@ def encoder_features(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """
     if isinstance(encoder, image_nets.Encoder):
         return encoder.features(x)
-    return _toy_features(encoder, x)
-
-
-_ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, Maxout)
-
-
-def _toy_features(encoder: toy_nets.Encoder, x: torch.Tensor) -> torch.Tensor:
     if encoder.kind == "noise_input":
         x = torch.cat([x, x.new_zeros(*x.shape[:2], encoder.noise_dim)], dim=-1)
     hidden: list[torch.Tensor] = []
     layers = list(encoder.net)
-    for i, layer in enumerate(layers):
-        nxt = layers[i + 1] if i + 1 < len(layers) else None
+    for layer, nxt in zip(layers, [*layers[1:], None], strict=True):
         if isinstance(layer, BatchNorm) and layer.relu:  # the ReLU fused into it
             x = layer.normalize(x)
             hidden.append(x.clone())
             x = torch.relu(x)
             continue
         x = layer(x)
-        if isinstance(nxt, _ACTIVATIONS):
+        if isinstance(nxt, (nn.ReLU, nn.LeakyReLU, Maxout)):
             hidden.append(x.clone())  # the activation after it may work in place
     mean = x[..., : encoder.z_dim]  # gaussian: (mu, log sigma); otherwise z itself
     return torch.cat([mean, *hidden], dim=-1)

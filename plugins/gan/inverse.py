@@ -9,12 +9,8 @@ import torch
 from genzoo.core.rng import ReplicaRNG
 from genzoo_plugins.common import toy_nets
 from genzoo_plugins.common.game import lr_scale
-from genzoo_plugins.gan.two_phase import (
-    PAPER_TOY,
-    TwoPhaseConfig,
-    TwoPhaseGAN,
-    two_phase_presets,
-)
+from genzoo_plugins.gan.model import presets_for
+from genzoo_plugins.gan.two_phase import PAPER_TOY, TwoPhaseConfig, TwoPhaseGAN
 
 
 @dataclass
@@ -27,7 +23,7 @@ class GANInverse(TwoPhaseGAN):
 
     name = "gan-inverse"
     Config = InverseConfig
-    presets = two_phase_presets(InverseConfig, PAPER_TOY)
+    presets = presets_for(InverseConfig, PAPER_TOY)
 
     def build(self, init: ReplicaRNG) -> None:
         super().build(init)

@@ -39,6 +39,12 @@ class GANConfig(ImageFields, GameFields, DiscriminatorFields, DecoderFields):
 PAPER_TOY = {**PAPER_DECODER, **PAPER_DISCRIMINATOR, **PAPER_GAME}
 
 
+def presets_for(config_cls: type, toy_paper: dict) -> dict:
+    """The ``default`` and ``paper`` presets of a GAN (or two-phase GAN) with ``config_cls``."""
+    return {"default": by_kind(config_cls, toy_default, image_default),
+            "paper": by_kind(config_cls, toy_paper, image_paper)}
+
+
 class GAN(Model):
     """GAN (Goodfellow et al. 2014): decoder G_x(z) against a discriminator D(x)."""
 
@@ -46,8 +52,7 @@ class GAN(Model):
     Config = GANConfig
     capabilities = frozenset({"sample", "guide"})
     vectorized = True
-    presets = {"default": by_kind(GANConfig, toy_default, image_default),
-               "paper": by_kind(GANConfig, PAPER_TOY, image_paper)}
+    presets = presets_for(GANConfig, PAPER_TOY)
 
     def __init__(self, config: GANConfig, data: DataSpec, seeds: Sequence[int] = (0,)):
         super().__init__(config, data, seeds)

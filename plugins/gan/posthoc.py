@@ -10,12 +10,8 @@ from genzoo.core.rng import ReplicaRNG
 from genzoo_plugins.common import networks, toy_nets
 from genzoo_plugins.common.config import PAPER_JOINT, JointDiscriminatorFields
 from genzoo_plugins.common.game import Game, Pairs
-from genzoo_plugins.gan.two_phase import (
-    PAPER_TOY,
-    TwoPhaseConfig,
-    TwoPhaseGAN,
-    two_phase_presets,
-)
+from genzoo_plugins.gan.model import presets_for
+from genzoo_plugins.gan.two_phase import PAPER_TOY, TwoPhaseConfig, TwoPhaseGAN
 
 
 @dataclass
@@ -28,7 +24,7 @@ class GANPosthoc(TwoPhaseGAN):
 
     name = "gan-posthoc"
     Config = PosthocConfig
-    presets = two_phase_presets(PosthocConfig, {**PAPER_TOY, **PAPER_JOINT})
+    presets = presets_for(PosthocConfig, {**PAPER_TOY, **PAPER_JOINT})
 
     def build(self, init: ReplicaRNG) -> None:
         super().build(init)

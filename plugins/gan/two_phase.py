@@ -16,7 +16,6 @@ from genzoo.core.model import Batch
 from genzoo.core.rng import ReplicaRNG
 from genzoo_plugins.common import networks
 from genzoo_plugins.common.config import PAPER_ENCODER, EncoderFields
-from genzoo_plugins.common.image_presets import by_kind, image_default, image_paper, toy_default
 from genzoo_plugins.gan.model import GAN, GANConfig
 from genzoo_plugins.gan.model import PAPER_TOY as GAN_PAPER_TOY
 
@@ -69,9 +68,3 @@ class TwoPhaseConfig(TwoPhaseFields, EncoderFields, GANConfig):
 
 # the original toy code's settings (the ``paper`` preset on toy data)
 PAPER_TOY = {**GAN_PAPER_TOY, **PAPER_ENCODER}
-
-
-def two_phase_presets(config_cls: type, toy_paper: dict) -> dict:
-    """The ``default`` and ``paper`` presets of a two-phase GAN with Config ``config_cls``."""
-    return {"default": by_kind(config_cls, toy_default, image_default),
-            "paper": by_kind(config_cls, toy_paper, image_paper)}
