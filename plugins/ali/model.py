@@ -27,12 +27,7 @@ from genzoo_plugins.common.config import (
     UnaryFields,
 )
 from genzoo_plugins.common.game import Game, Pairs
-from genzoo_plugins.common.image_presets import (
-    by_kind,
-    image_default_d_dropout,
-    image_paper,
-    toy_default,
-)
+from genzoo_plugins.common.image_presets import by_kind, image_default, image_paper, toy_default
 
 
 @dataclass
@@ -61,7 +56,7 @@ class ALI(Model):
     Config = ALIConfig
     capabilities = frozenset({"sample", "encode", "reconstruct", "features", "guide"})
     vectorized = True
-    presets = {"default": by_kind(ALIConfig, toy_default, image_default_d_dropout),
+    presets = {"default": by_kind(ALIConfig, toy_default, image_default),
                "paper": by_kind(ALIConfig, PAPER_TOY, image_paper)}
     game_class: type[Game] = Game
     variants = True  # whether a config can build the conditional and semi-supervised ones

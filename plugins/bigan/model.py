@@ -8,7 +8,6 @@ from typing import Any, Literal
 
 from genzoo.core.model import DataSpec
 from genzoo_plugins.ali.model import ALI, PAPER_TOY, ALIConfig
-from genzoo_plugins.common import image_presets
 from genzoo_plugins.common.image_presets import by_kind, image_default, image_paper, toy_default
 
 
@@ -54,8 +53,8 @@ class BigBiGAN(ALI):
 
     name = "bigbigan"
     Config = BigBiGANConfig
-    presets = {"default": by_kind(BigBiGANConfig, _toy_with_branches,
-                                  image_presets.image_default_d_dropout, unary_scores=True),
+    presets = {"default": by_kind(BigBiGANConfig, _toy_with_branches, image_default,
+                                  unary_scores=True),
                "paper": by_kind(BigBiGANConfig, {**PAPER_TOY, **TOY_BRANCHES,
                                                  "update_order": "d_then_g"},
                                 image_paper, unary_scores=True)}

@@ -64,17 +64,6 @@ def image_default(data: DataSpec) -> dict[str, Any]:
     return table_settings(spec) if spec is not None else dict(SMALL)
 
 
-# ALI's and BigBiGAN's D sees its input through dropout 0.2 on the small network. mnist5k, seed 0,
-# 4,000 steps (docs/tuning.md): ALI's class agreement 14.3 -> 30.6 %, FID-1k 38.9 -> 38.1;
-# BigBiGAN's 11.9 -> 16.6 %, FID-1k 36.7 -> 33.9. ALICE's agreement fell (91.9 -> 78.9 %), so
-# ALICE keeps SMALL as it is; the authors' 0.2 on every D layer costs ALI FID (44.3).
-def image_default_d_dropout(data: DataSpec) -> dict[str, Any]:
-    values = image_default(data)
-    if data.name not in image_specs.TABLES:  # a table's D has its own printed dropout
-        values["dropout_in"] = 0.2
-    return values
-
-
 def image_paper(data: DataSpec) -> dict[str, Any]:
     spec = image_specs.TABLES.get(data.name)
     return table_settings(spec) if spec is not None else dict(GENERIC_PAPER)
