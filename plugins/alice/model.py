@@ -14,9 +14,8 @@ H(x|z) and H(z|x) with a cycle-consistency term, either
 
 ``cycle_x_updates`` / ``cycle_z_updates`` say which networks each cycle trains: both (the
 authors' code), or one of the pair (the other's weights are held fixed inside the term while
-its input gradient still flows). Everything else is ALI's: the same networks, game and
-capabilities, and ALI's presets but for the D input dropout of ALI's small image network;
-ALICE is a subclass that hands the Game one extra loss (``Game.extra_g``).
+its input gradient still flows). Everything else is ALI's: the same networks, game, presets
+and capabilities; ALICE is a subclass that hands the Game one extra loss (``Game.extra_g``).
 ALICE reduces to ALI at λ_x = λ_z = 0.
 
 Runs written while λ weighed a sum (squared errors summed over the example's values, pixels

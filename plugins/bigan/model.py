@@ -19,8 +19,7 @@ class BiGANConfig(ALIConfig):
 
 
 class BiGAN(ALI):
-    """BiGAN: ALI with a deterministic encoder (same networks and losses; its small image
-    network's D has no input dropout, as measured before ALI's got one)."""
+    """BiGAN: ALI with a deterministic encoder (same networks, losses and presets)."""
 
     name = "bigan"
     Config = BiGANConfig
