@@ -41,10 +41,13 @@ def _with(variant: type[ALI], cls: type[ALI]) -> type[ALI]:
 
 def __getattr__(name: str) -> type[ALI]:
     """A variant of a model built on ALI, by name, made on demand (pickle in a new process)."""
-    from genzoo.core import plugins
+    variants = [v for v in (ConditionalALI, SemiSupervisedALI)
+                if name.startswith(v.__name__.removesuffix("ALI"))]
+    if variants:  # only then load every model, so the one this name is built on is known
+        from genzoo.core import plugins
 
-    plugins.registry()  # imports every model, so the one this name is built on is known
-    for variant in (ConditionalALI, SemiSupervisedALI):
+        plugins.registry()
+    for variant in variants:
         prefix = variant.__name__.removesuffix("ALI")
         for cls in _built_on_ali(ALI):
             if name == prefix + cls.__name__ and not issubclass(cls, variant):
