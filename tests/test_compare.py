@@ -22,7 +22,8 @@ from genzoo.data.base import Dataset
 from genzoo.reports.results import CompareResults
 
 SAMPLE_METRICS = {"modes_paper", "modes", "high_quality", "reverse_kl"}
-ENCODER_METRICS = {"latent_match", "reconstruction_error", "reconstruction_mode_accuracy"}
+ENCODER_METRICS = {"latent_match", "latent_recall", "reconstruction_error",
+                   "reconstruction_mode_accuracy"}
 
 
 @dataclass

@@ -13,7 +13,12 @@ from genzoo.core.model import DataSpec, Model
 from genzoo.core.rng import ReplicaRNG
 from genzoo.data.toy import grid25
 from genzoo.evaluators.base import eval_rng, heldout
-from genzoo.evaluators.inference import InferenceQuality, energy_distance, reconstruction_scores
+from genzoo.evaluators.inference import (
+    InferenceQuality,
+    energy_distance,
+    recall,
+    reconstruction_scores,
+)
 
 GRID = grid25()
 MEANS, STD = GRID.means, GRID.std
@@ -88,11 +93,15 @@ def test_evaluator_on_a_perfect_autoencoder() -> None:
     # q(z) is x / 4: 25 tight blobs on [-1, 1]², not N(0, I): about 0.04, where equal laws
     # give 0 ± 0.0015 at 1,000 points
     assert all(v > 0.02 for v in res.metrics["latent_match"])
+    # ... and they cover little of it: most draws of N(0, I) lie outside [-1, 1]² or between
+    # the blobs
+    assert all(v < 0.3 for v in res.metrics["latent_recall"])
 
 
 def test_evaluator_on_an_encoder_that_ignores_x() -> None:
     res = InferenceQuality(heldout=4000).evaluate(FakeAutoencoder([0], "prior"), GRID)
     assert abs(res.metrics["latent_match"][0]) < 0.01  # q(z) is exactly p(z)
+    assert res.metrics["latent_recall"][0] > 0.9  # and covers it
     # every reconstruction is mode 0: right for the ~1/25 of inputs drawn from mode 0
     assert res.metrics["reconstruction_mode_accuracy"][0] == pytest.approx(1 / 25, abs=0.015)
     assert res.metrics["reconstruction_error"][0] > 10
@@ -117,3 +126,13 @@ def test_needs_an_encoder() -> None:
     reason = InferenceQuality().missing(SamplerOnly(None, GRID.spec), GRID)
     assert reason is not None and "encode" in reason
     assert plugins.registry().evaluator("inference") is InferenceQuality
+
+
+def test_recall_is_the_share_of_points_inside_the_neighbour_balls() -> None:
+    q = torch.tensor([[0.0], [1.0], [2.0], [10.0]])  # nearest-neighbour radii: 1, 1, 1, 8
+    p = torch.tensor([[-1.5], [0.5], [2.5], [4.5], [12.0], [30.0]])
+    # inside: 0.5 and 2.5 (within 1 of 0, 1 or 2), 4.5 and 12 (within 8 of 10); -1.5 is 1.5
+    # from 0, 30 is 20 from 10
+    assert float(recall(q, p, k=1)) == pytest.approx(4 / 6)
+    same = torch.randn(500, 2, generator=torch.Generator().manual_seed(0))
+    assert float(recall(same, same)) == 1.0  # every point lies in its own ball

@@ -10,6 +10,12 @@ Metrics, each per replica:
   which a Gaussian fit of q(z) would miss. Being unbiased it can come out slightly negative
   for a near-perfect match. For scale, N(0, I) against N(0.5 e_1, I) is about 0.12 in two
   dimensions. Computed on the first ``latent_points`` (1,000) encodings.
+- ``latent_recall``: how much of p(z) the encodings cover, as the *recall* of Kynkäänniemi et
+  al. (2019) with k = 3: the share of draws from p(z) that fall inside some encoding's ball
+  reaching to its third-nearest encoding, on the same ``latent_points``. The energy distance
+  barely sees a q(z) that puts each mode on a small blob in the right place; recall does
+  (grid25: about 0.02 for such blobs, 0.94 for ALI's wide posterior). A second draw from p(z)
+  itself scores about 0.97 at 1,000 points.
 - ``reconstruction_error``: the mean over held-out x of ``||x - G_x(G_z(x))||²`` (squared
   Euclidean distance, summed over the coordinates).
 - ``reconstruction_mode_accuracy``: the fraction of held-out x whose reconstruction lies within
@@ -57,6 +63,14 @@ def energy_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return 2 * ab - aa - bb
 
 
+def recall(q: torch.Tensor, p: torch.Tensor, k: int = 3) -> torch.Tensor:
+    """The share of points p (..., m, d) inside the union of balls around the points q
+    (..., n, d), each reaching to its k-th nearest neighbour in q: shape (...)."""
+    q, p = q.to(torch.float64), p.to(torch.float64)
+    radius = torch.cdist(q, q).kthvalue(k + 1, dim=-1).values  # the 1st is the point itself
+    return (torch.cdist(p, q) <= radius.unsqueeze(-2)).any(-1).to(torch.float64).mean(-1)
+
+
 def reconstruction_scores(x: torch.Tensor, x_rec: torch.Tensor, component: torch.Tensor,
                           means: torch.Tensor, std: float,
                           threshold: float = HQ_THRESHOLD) -> dict[str, torch.Tensor]:
@@ -86,9 +100,11 @@ class InferenceQuality(Evaluator):
     name = "inference"
     Options = InferenceOptions
     requires = frozenset({"encode"})
-    metrics = ("latent_match", "reconstruction_error", "reconstruction_mode_accuracy")
+    metrics = ("latent_match", "latent_recall", "reconstruction_error",
+               "reconstruction_mode_accuracy")
     labels = {
         "latent_match": "q(z) vs p(z), energy distance",
+        "latent_recall": "p(z) covered by q(z) (recall, k = 3)",
         "reconstruction_error": "reconstruction error (squared distance)",
         "reconstruction_mode_accuracy": "reconstructions in own mode (3σ)",
     }
@@ -115,4 +131,5 @@ class InferenceQuality(Evaluator):
         scores = reconstruction_scores(x, x_rec, component, mix.means, mix.std,
                                        threshold)
         scores["latent_match"] = energy_distance(z[:, :n_latent], prior)
+        scores["latent_recall"] = recall(z[:, :n_latent], prior)
         return EvalResult({k: [float(v) for v in scores[k].reshape(-1)] for k in self.metrics})

@@ -37,6 +37,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "modes_paper": (".1f", ".1f"), "dropped_modes_paper": (".1f", ".1f"),
     "modes": (".1f", ".1f"), "high_quality": ("%", "%"), "reverse_kl": (".3f", ".3f"),
     "acceptance_rate": ("%", "%"), "latent_match": (".3f", ".3f"),
+    "latent_recall": ("%", "%"),
     "reconstruction_error": (".3g", ".2g"), "reconstruction_mode_accuracy": ("%", "%"),
     "reconstruction_mse": (".4f", ".4f"), "reconstruction_normalized": (".3f", ".3f"),
     "interpolation_endpoint_mse": (".4f", ".4f"), "interpolation_largest_step": (".3f", ".3f"),
@@ -401,7 +402,9 @@ nearest mean; <code>modes</code> counts components holding a high-quality sample
 histogram of high-quality samples (log K when none is high quality).</li>
 <li><b>inference</b>: 10,000 held-out points; <code>latent_match</code> is the unbiased energy
 distance between their encodings and draws of the model's prior p(z), N(0, I) for the
-bundled models (0 when q(z) = p(z));
+bundled models (0 when q(z) = p(z)); <code>latent_recall</code> the share of draws of p(z)
+inside some encoding's ball to its third-nearest encoding (Kynkäänniemi et al. 2019): how much
+of p(z) q(z) covers (a second draw of p(z) itself: about 97 %);
 <code>reconstruction_error</code> the mean squared distance ‖x − G_x(G_z(x))‖²;
 <code>reconstruction_mode_accuracy</code> the fraction reconstructed within 3σ of their own
 component's mean.</li>
