@@ -38,6 +38,10 @@ class EncoderFields:
     encoder_hidden: int = 128  # width of G_z
     encoder_layers: int = 2  # hidden layers of G_z
     encoder_noise_dim: int = 2  # size of eps for the noise_input encoder
+    # random Fourier features of x for G_z (toy data), as G_x has of z: lets a small G_z
+    # tell apart points a mode's width apart and so invert G_x inside a mode; 0 = x itself
+    encoder_fourier: int = 0
+    encoder_fourier_scale: float = 2.0  # std of the frequencies, in radians per unit of x
 
 
 @dataclass
@@ -62,6 +66,10 @@ class JointDiscriminatorFields(DiscriminatorFields):
     disc_x_layers: int = 0  # hidden layers of the x branch
     disc_z_layers: int = 0  # hidden layers of the z branch
     disc_branch_units: int = 128  # width of each branch's hidden layers
+    # Fourier features of z for D as of x (toy data): lets D see where inside a mode's cell
+    # of p(z) the encoder puts its codes; 0 = D sees z itself
+    disc_z_fourier: int = 0
+    disc_z_fourier_scale: float = 2.0  # std of the frequencies, in radians per unit of z
 
 
 @dataclass
@@ -127,12 +135,12 @@ PAPER_DECODER = {"z_dim": 2, "decoder_hidden": 400, "decoder_layers": 4, "batchn
                  "bn_momentum": 0.05, "init_std": 0.02, "decoder_fourier": 0,
                  "decoder_fourier_scale": 1.0}
 PAPER_ENCODER = {"encoder": "noise_input", "encoder_hidden": 400, "encoder_layers": 2,
-                 "encoder_noise_dim": 2}
+                 "encoder_noise_dim": 2, "encoder_fourier": 0}
 PAPER_DISCRIMINATOR = {"disc_units": 200, "disc_layers": 3, "disc_activation": "maxout",
                        "disc_pieces": 5, "dropout_in": 0.2, "dropout_hidden": 0.5,
                        "disc_fourier": 0, "disc_fourier_scale": 1.0, "disc_pack": 1}
 PAPER_JOINT = {**PAPER_DISCRIMINATOR, "disc_x_layers": 0, "disc_z_layers": 0,
-               "disc_branch_units": 200}
+               "disc_branch_units": 200, "disc_z_fourier": 0}
 PAPER_OPTIM = {"lr": 1e-4, "beta1": 0.8, "beta2": 0.999, "lr_decay": "none",
                "decay_start": 0.0, "steps": 200_000, "batch_size": 100}
 PAPER_GAME = {**PAPER_OPTIM, "generator_loss": "nonsaturating",

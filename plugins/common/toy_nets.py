@@ -52,8 +52,13 @@ class Encoder(nn.Module):
         self.kind, self.z_dim, self.noise_dim = c.encoder, z_dim, c.encoder_noise_dim
         in_dim = x_dim + (self.noise_dim if self.kind == "noise_input" else 0)
         out_dim = 2 * z_dim if self.kind == "gaussian" else z_dim
-        self.net = mlp(rng, [in_dim] + [c.encoder_hidden] * c.encoder_layers + [out_dim],
-                       batchnorm=batchnorm, bn_momentum=bn_momentum, init_std=init_std)
+        first: list[nn.Module] = []
+        if c.encoder_fourier > 0:  # the noise input's columns pass through after x's features
+            ff = FourierFeatures(rng, x_dim, c.encoder_fourier, c.encoder_fourier_scale)
+            first, in_dim = [ff], in_dim + 2 * c.encoder_fourier
+        net = mlp(rng, [in_dim] + [c.encoder_hidden] * c.encoder_layers + [out_dim],
+                  batchnorm=batchnorm, bn_momentum=bn_momentum, init_std=init_std)
+        self.net = nn.Sequential(*first, *net) if first else net
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log sigma of q(z|x) (gaussian encoder only)."""
@@ -219,9 +224,14 @@ class JointDiscriminator(nn.Module):
         self.embed, ex = _embed(rng, c, x_dim)
         self.embedded_x = ex  # features of x in front(xz), followed by z's
         self.branch_x = self._branch(rng, c, c.disc_x_layers, ex, init_std, dropout_rng)
-        self.branch_z = self._branch(rng, c, c.disc_z_layers, z_dim, init_std, dropout_rng)
+        self.embed_z: nn.Module | None = None
+        ez = z_dim
+        if c.disc_z_fourier > 0:
+            self.embed_z = FourierFeatures(rng, z_dim, c.disc_z_fourier, c.disc_z_fourier_scale)
+            ez = self.embed_z.out_dim
+        self.branch_z = self._branch(rng, c, c.disc_z_layers, ez, init_std, dropout_rng)
         hx = c.disc_branch_units if c.disc_x_layers else ex
-        hz = c.disc_branch_units if c.disc_z_layers else z_dim
+        hz = c.disc_branch_units if c.disc_z_layers else ez
         branched = c.disc_x_layers or c.disc_z_layers
         self.head = _head(rng, c, (hx + hz) * c.disc_pack, init_std, dropout_rng,
                           c.dropout_hidden if branched else c.dropout_in)
@@ -250,8 +260,12 @@ class JointDiscriminator(nn.Module):
 
     def front(self, xz: torch.Tensor) -> torch.Tensor:
         """The parameter-free part: (x, z) -> [embedding of x, z] (Fourier features pass z
-        through in the same pass)."""
-        return self.embed(xz)
+        through in the same pass, or their own features follow)."""
+        out = self.embed(xz)
+        if self.embed_z is None:
+            return out
+        return torch.cat([out[..., :self.embedded_x],
+                          self.embed_z(out[..., self.embedded_x:].contiguous())], dim=-1)
 
     def judge(self, features: torch.Tensor) -> torch.Tensor:
         """Logits of ``front``'s output: branches (if any), packing, head."""
