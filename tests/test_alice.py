@@ -10,9 +10,11 @@ import torch
 from model_cases import TINY, build, fit_overrides, train
 
 from genzoo import api
+from genzoo.core import config as config_lib
 from genzoo.core import plugins
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import Batch, DataSpec
+from genzoo.data.toy import grid25
 from genzoo.training.trainer import TrainSettings
 from genzoo_plugins.alice.model import ALICE, explicit_term
 
@@ -183,7 +185,9 @@ def test_adversarial_alice_trains_and_logs_its_discriminators() -> None:
 
 
 def test_alice_at_lambda_zero_is_ali() -> None:
-    settings = {**TINY_ALICE, "lambda_x": 0.0, "lambda_z": 0.0}
+    # ALI's networks: without the Fourier features ALICE's toy preset adds
+    settings = {**TINY_ALICE, "lambda_x": 0.0, "lambda_z": 0.0, "encoder_fourier": 0,
+                "disc_z_fourier": 0}
     ali, alice = build("ali", [0], TINY_ALICE), build("alice", [0], settings)
     train(ali, 6)
     train(alice, 6)
@@ -202,9 +206,34 @@ def test_alice_refuses_conditional_and_negative_weights() -> None:
 
 def test_the_presets_weigh_by_data_kind_and_the_paper_one_is_the_authors_code() -> None:
     toy = build("alice", [0], TINY_ALICE)
-    assert (toy.lambda_x, toy.lambda_z, toy.cycle_norm) == (0.1, 0.1, "l2")
+    assert (toy.lambda_x, toy.lambda_z, toy.cycle_norm) == (0.02, 0.02, "l2")
     assert toy.config.cycle_z_updates == "encoder"
+    assert (toy.config.encoder_fourier, toy.config.disc_z_fourier) == (32, 16)
     image = _image_alice()
     assert (image.lambda_x, image.lambda_z, image.cycle_norm) == (1.0, 1.0, "l1")
     paper = ALICE.make_config(MNIST, "paper")
     assert (paper.cycle_x_updates, paper.cycle_z_updates) == ("both", "both")
+
+
+def test_toy_fourier_features_of_x_for_g_z_and_of_z_for_d() -> None:
+    """ALICE's toy preset gives G_z features of x and D features of z; D's gradient still
+    reaches z through them (the encoder learns from it), and a run recorded before the
+    fields existed (no key) rebuilds without them."""
+    from genzoo_plugins.common.toy_nets import FourierFeatures
+
+    model = build("alice", [0], TINY_ALICE)
+    assert isinstance(model.encoder.net[0], FourierFeatures)
+    assert model.encoder.net[0].freqs.shape == (1, 2, 32)
+    assert model.discriminator.embed_z.out_dim == 2 + 2 * 16
+    z = torch.randn(1, 8, 2, requires_grad=True)
+    x = torch.randn(1, 8, 2)
+    model.discriminator(torch.cat([x, z], -1)).sum().backward()
+    assert z.grad is not None and z.grad.abs().sum() > 0
+    train(model, 2)  # R1's double backward goes through both feature maps
+    recorded = {k: v for k, v in vars(model.config).items()
+                if k not in ("encoder_fourier", "encoder_fourier_scale", "disc_z_fourier",
+                             "disc_z_fourier_scale")}
+    spec = grid25().spec  # as api.open_run rebuilds a run: the recorded fields over the field
+    old = ALICE(config_lib.from_dict(ALICE.Config, recorded), spec, [0])  # defaults
+    assert not isinstance(old.encoder.net[0], FourierFeatures)
+    assert old.discriminator.embed_z is None
