@@ -237,3 +237,23 @@ def test_toy_fourier_features_of_x_for_g_z_and_of_z_for_d() -> None:
     old = ALICE(config_lib.from_dict(ALICE.Config, recorded), spec, [0])  # defaults
     assert not isinstance(old.encoder.net[0], FourierFeatures)
     assert old.discriminator.embed_z is None
+
+
+def test_the_z_cycle_leaves_g_z_running_statistics_to_real_x() -> None:
+    """G_z's pass over G_x(z) in the z-cycle normalises by its batch but does not move G_z's
+    BatchNorm running statistics: after a step they are those of the real batch alone."""
+    import copy
+
+    from genzoo.core.rng import ReplicaRNG
+
+    model = build("alice", [0], TINY_ALICE)
+    batch = _batch(model)
+    reference = copy.deepcopy(model.encoder).train()
+    with torch.no_grad():
+        reference(batch.x, ReplicaRNG([0], "eval"))
+    model.train()
+    model.train_step(batch, 1, 10)
+    buffers = dict(model.encoder.named_buffers())
+    assert any("running_mean" in name for name in buffers)
+    for name, expected in reference.named_buffers():
+        assert torch.allclose(buffers[name], expected), name
