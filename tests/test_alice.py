@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 
@@ -14,9 +15,11 @@ from genzoo.core import config as config_lib
 from genzoo.core import plugins
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import Batch, DataSpec
+from genzoo.core.rng import ReplicaRNG
 from genzoo.data.toy import grid25
 from genzoo.training.trainer import TrainSettings
 from genzoo_plugins.alice.model import ALICE, explicit_term
+from genzoo_plugins.common.toy_nets import FourierFeatures
 
 TINY_ALICE = {**TINY, "z_dim": 2}
 MNIST = DataSpec("mnist5k", (1, 32, 32), kind="image", num_classes=10)
@@ -219,8 +222,6 @@ def test_toy_fourier_features_of_x_for_g_z_and_of_z_for_d() -> None:
     """ALICE's toy preset gives G_z features of x and D features of z; D's gradient still
     reaches z through them (the encoder learns from it), and a run recorded before the
     fields existed (no key) rebuilds without them."""
-    from genzoo_plugins.common.toy_nets import FourierFeatures
-
     model = build("alice", [0], TINY_ALICE)
     assert isinstance(model.encoder.net[0], FourierFeatures)
     assert model.encoder.net[0].freqs.shape == (1, 2, 32)
@@ -242,10 +243,6 @@ def test_toy_fourier_features_of_x_for_g_z_and_of_z_for_d() -> None:
 def test_the_z_cycle_leaves_g_z_running_statistics_to_real_x() -> None:
     """G_z's pass over G_x(z) in the z-cycle normalises by its batch but does not move G_z's
     BatchNorm running statistics: after a step they are those of the real batch alone."""
-    import copy
-
-    from genzoo.core.rng import ReplicaRNG
-
     model = build("alice", [0], TINY_ALICE)
     batch = _batch(model)
     reference = copy.deepcopy(model.encoder).train()

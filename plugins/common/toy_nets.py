@@ -29,13 +29,20 @@ def decoder(rng: ReplicaRNG, c: DecoderFields, x_dim: int) -> nn.Sequential:
     Fourier features of z let a small G_x make the sharp z -> x transitions that put almost
     no mass between the modes (a ReLU MLP on z itself needs thousands of steps to grow them).
     """
-    first: list[nn.Module] = []
-    in_dim = c.z_dim
-    if c.decoder_fourier > 0:
-        ff = FourierFeatures(rng, c.z_dim, c.decoder_fourier, c.decoder_fourier_scale)
-        first, in_dim = [ff], ff.out_dim
-    net = mlp(rng, [in_dim] + [c.decoder_hidden] * c.decoder_layers + [x_dim],
-              batchnorm=c.batchnorm, bn_momentum=c.bn_momentum, init_std=c.init_std)
+    return _fourier_mlp(rng, c.z_dim, c.z_dim, (c.decoder_fourier, c.decoder_fourier_scale),
+                        [c.decoder_hidden] * c.decoder_layers + [x_dim], c.batchnorm,
+                        c.bn_momentum, c.init_std)
+
+
+def _fourier_mlp(rng: ReplicaRNG, in_dim: int, featured: int, fourier: tuple[int, float],
+                 sizes: list[int], batchnorm: bool, bn_momentum: float,
+                 init_std: float | None) -> nn.Sequential:
+    """An MLP in_dim -> sizes, behind Fourier features of the first ``featured`` input columns
+    (the rest pass through after them) when ``fourier`` = (count, scale) has a count."""
+    n, scale = fourier
+    first = [FourierFeatures(rng, featured, n, scale)] if n > 0 else []
+    net = mlp(rng, [in_dim + 2 * max(n, 0)] + sizes, batchnorm=batchnorm,
+              bn_momentum=bn_momentum, init_std=init_std)
     return nn.Sequential(*first, *net) if first else net
 
 
@@ -52,13 +59,10 @@ class Encoder(nn.Module):
         self.kind, self.z_dim, self.noise_dim = c.encoder, z_dim, c.encoder_noise_dim
         in_dim = x_dim + (self.noise_dim if self.kind == "noise_input" else 0)
         out_dim = 2 * z_dim if self.kind == "gaussian" else z_dim
-        first: list[nn.Module] = []
-        if c.encoder_fourier > 0:  # the noise input's columns pass through after x's features
-            ff = FourierFeatures(rng, x_dim, c.encoder_fourier, c.encoder_fourier_scale)
-            first, in_dim = [ff], in_dim + 2 * c.encoder_fourier
-        net = mlp(rng, [in_dim] + [c.encoder_hidden] * c.encoder_layers + [out_dim],
-                  batchnorm=batchnorm, bn_momentum=bn_momentum, init_std=init_std)
-        self.net = nn.Sequential(*first, *net) if first else net
+        # Fourier features of x alone: the noise input's columns pass through after them
+        self.net = _fourier_mlp(rng, in_dim, x_dim, (c.encoder_fourier, c.encoder_fourier_scale),
+                                [c.encoder_hidden] * c.encoder_layers + [out_dim], batchnorm,
+                                bn_momentum, init_std)
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log sigma of q(z|x) (gaussian encoder only)."""
@@ -261,11 +265,10 @@ class JointDiscriminator(nn.Module):
     def front(self, xz: torch.Tensor) -> torch.Tensor:
         """The parameter-free part: (x, z) -> [embedding of x, z] (Fourier features pass z
         through in the same pass, or their own features follow)."""
-        out = self.embed(xz)
         if self.embed_z is None:
-            return out
-        return torch.cat([out[..., :self.embedded_x],
-                          self.embed_z(out[..., self.embedded_x:].contiguous())], dim=-1)
+            return self.embed(xz)
+        x, z = xz[..., :self.x_dim], xz[..., self.x_dim:]
+        return torch.cat([self.embed(x), self.embed_z(z.contiguous())], dim=-1)
 
     def judge(self, features: torch.Tensor) -> torch.Tensor:
         """Logits of ``front``'s output: branches (if any), packing, head."""
